@@ -1,0 +1,1 @@
+"""The Clash of Clans tracker bot: settings, lifecycle, tracker engine and Discord glue."""

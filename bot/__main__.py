@@ -1,0 +1,60 @@
+"""``python -m bot [run | tracker | check | healthcheck]``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+USAGE = """usage: python -m bot [command]
+
+commands:
+  run          start the Discord bot (with a tracker inside it); the default
+  tracker      run a tracker alone, without a Discord connection
+  check        check settings, database, Clash of Clans and Discord credentials
+  healthcheck  exit 0 if the running bot wrote a fresh heartbeat (for Docker)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "run"
+    if command in {"-h", "--help", "help"}:
+        print(USAGE)
+        return 0
+    if command not in {"run", "tracker", "check", "healthcheck"} or len(args) > 1:
+        print(USAGE, file=sys.stderr)
+        return 2
+
+    from bot.settings import SettingsError, load_settings
+
+    if command == "healthcheck":
+        from bot.health import heartbeat_path, is_fresh
+        from bot.settings import data_dir_from_env
+
+        return 0 if is_fresh(heartbeat_path(data_dir_from_env())) else 1
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    from bot.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.secret_values())
+
+    if command == "check":
+        from bot.check import run_checks
+
+        return asyncio.run(run_checks(settings))
+    if command == "tracker":
+        from bot.tracker.service import run_tracker
+
+        return asyncio.run(run_tracker(settings))
+    from bot.app import run_bot
+
+    return asyncio.run(run_bot(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

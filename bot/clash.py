@@ -1,0 +1,216 @@
+"""The Clash of Clans API client: coc.py, wrapped so every failure is a domain error.
+
+Commands and the tracker call ``ClashApi``; they never see coc.py or aiohttp
+exceptions. Raw JSON is used throughout (see ``bot.profile``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import coc
+
+from bot.errors import (
+    ApiAccessDenied,
+    ApiMaintenance,
+    ApiRateLimited,
+    ApiUnavailable,
+    ClanNotFound,
+    InvalidTag,
+    PlayerNotFound,
+)
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# coc.py retries 5xx and timeouts itself (about 25 s in all); a user should not
+# wait that long, so a command's request is cut off after this many seconds.
+COMMAND_DEADLINE = 12.0
+# An email log-in re-keys on ``accessDenied.invalidIp``. More than this many
+# re-keys a minute means coc.py's loop after an IP change (NOTES.md): stop it
+# and build a fresh client instead.
+MAX_REKEYS_PER_MINUTE = 3
+
+
+def _map_error(exc: BaseException, tag: str, *, clan: bool = False) -> Exception:
+    if isinstance(exc, coc.NotFound):
+        return ClanNotFound(tag) if clan else PlayerNotFound(tag)
+    if isinstance(exc, coc.Maintenance):
+        return ApiMaintenance()
+    if isinstance(exc, coc.Forbidden):
+        reason = exc.reason if isinstance(getattr(exc, "reason", None), str) else "accessDenied"
+        return ApiAccessDenied(reason)
+    if isinstance(exc, coc.InvalidArgument):
+        return InvalidTag(tag)
+    if isinstance(exc, coc.HTTPException) and getattr(exc, "status", None) == 429:
+        return ApiRateLimited()
+    if isinstance(exc, coc.GatewayError | coc.HTTPException):
+        return ApiUnavailable(f"HTTP {getattr(exc, 'status', '?')}")
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError | ValueError):
+        # ValueError: a body that is not JSON (coc.py hands back text).
+        return ApiUnavailable(type(exc).__name__)
+    return ApiUnavailable(type(exc).__name__)
+
+
+class ClashApi:
+    """A thin, injectable facade over one ``coc.Client``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: coc.Client | None = None
+        self._rebuild_lock = asyncio.Lock()
+        self._rekeys: list[float] = []
+        self._needs_rebuild = False
+
+    @property
+    def client(self) -> coc.Client:
+        if self._client is None:
+            raise RuntimeError("ClashApi.start() has not been called")
+        return self._client
+
+    def _new_client(self) -> coc.Client:
+        s = self._settings
+        return coc.Client(
+            key_count=s.coc_key_count,
+            key_names=s.coc_key_name,
+            throttle_limit=s.coc_throttle_limit,
+            base_url=s.coc_api_base_url,
+            timeout=10.0,
+            load_game_data=coc.LoadGameData(never=True),
+        )
+
+    async def start(self) -> None:
+        """Log in: tokens make no request; email logs in to the developer site."""
+        client = self._new_client()
+        s = self._settings
+        if s.coc_tokens:
+            await client.login_with_tokens(*(t.get() for t in s.coc_tokens))
+        else:
+            assert s.coc_email and s.coc_password
+            try:
+                await client.login(s.coc_email, s.coc_password.get())
+            except coc.InvalidCredentials as exc:
+                await client.close()
+                raise ApiAccessDenied("invalidCredentials") from exc
+            self._guard_rekeying(client)
+        self._client = client
+
+    async def close(self) -> None:
+        if self._client is not None and self._client.http is not None:
+            await self._client.close()
+        self._client = None
+
+    def _guard_rekeying(self, client: coc.Client) -> None:
+        http = client.http
+        original = http.initialise_keys
+
+        async def guarded() -> Any:
+            now = time.monotonic()
+            self._rekeys = [t for t in self._rekeys if now - t < 60.0]
+            self._rekeys.append(now)
+            if len(self._rekeys) > MAX_REKEYS_PER_MINUTE:
+                self._needs_rebuild = True
+                log.warning(
+                    "Clash of Clans keys were re-created %d times in a minute "
+                    "(accessDenied.invalidIp): rebuilding the client",
+                    len(self._rekeys),
+                )
+                raise ApiAccessDenied("accessDenied.invalidIp")
+            return await original()
+
+        http.initialise_keys = guarded
+
+    async def _rebuild(self) -> None:
+        async with self._rebuild_lock:
+            if not self._needs_rebuild:
+                return
+            old = self._client
+            self._client = None
+            if old is not None:
+                await old.close()
+            self._rekeys.clear()
+            self._needs_rebuild = False
+            await self.start()
+
+    async def _call(
+        self,
+        factory: Callable[[], Awaitable[T]],
+        tag: str,
+        *,
+        clan: bool = False,
+        deadline: float | None = COMMAND_DEADLINE,
+    ) -> T:
+        try:
+            if deadline is None:
+                return await factory()
+            return await asyncio.wait_for(factory(), deadline)
+        except (
+            TimeoutError,
+            coc.ClashOfClansException,
+            aiohttp.ClientError,
+            OSError,
+            ValueError,
+        ) as exc:
+            error = _map_error(exc, tag, clan=clan)
+        except ApiAccessDenied as exc:
+            error = exc
+        if self._needs_rebuild:
+            try:
+                await self._rebuild()
+            except Exception:
+                log.exception("Rebuilding the Clash of Clans client failed")
+        raise error
+
+    async def get_player(
+        self, tag: str, *, fresh: bool = False, deadline: float | None = COMMAND_DEADLINE
+    ) -> dict[str, Any]:
+        """The raw ``GET /players/{tag}`` body.
+
+        ``fresh`` bypasses coc.py's cache both ways: the tracker must see the
+        newest data and must not fill the cache with thousands of profiles.
+        """
+        return await self._call(
+            lambda: self.client.http.get_player(
+                tag, lookup_cache=not fresh, update_cache=not fresh
+            ),
+            tag,
+            deadline=deadline,
+        )
+
+    async def get_clan(
+        self, tag: str, *, fresh: bool = False, deadline: float | None = COMMAND_DEADLINE
+    ) -> dict[str, Any]:
+        return await self._call(
+            lambda: self.client.http.get_clan(tag, lookup_cache=not fresh, update_cache=not fresh),
+            tag,
+            clan=True,
+            deadline=deadline,
+        )
+
+    async def verify_token(self, tag: str, token: str) -> bool:
+        """True when ``token`` is the player's current in-game API token."""
+        data = await self._call(
+            lambda: self.client.http.verify_player_token(tag, token, lookup_cache=False), tag
+        )
+        return isinstance(data, dict) and data.get("status") == "ok"
+
+    async def ping(self) -> float:
+        """One cheap authenticated request; returns its latency in seconds.
+
+        A 404 still proves the key was accepted (only 403 means it was not).
+        """
+        start = time.perf_counter()
+        try:
+            await self._call(
+                lambda: self.client.http.search_locations(limit=1, lookup_cache=False), "#0"
+            )
+        except (PlayerNotFound, InvalidTag):
+            pass
+        return time.perf_counter() - start

@@ -1,0 +1,88 @@
+"""The Bot subclass: dependencies injected, every cog loaded, commands synced."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+
+import asyncpg
+import discord
+from discord.ext import commands
+
+import cogs
+from bot.clash import ClashApi
+from bot.command_limits import check_commands
+from bot.settings import Settings
+from bot.tree import TrackerTree
+
+log = logging.getLogger(__name__)
+
+
+def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Send discord.py's REST and gateway traffic to a proxy or a test server.
+
+    discord.py has no setting for this, only two class attributes (NOTES.md);
+    webhooks (interaction follow-ups) use ``Route.BASE`` too.
+    """
+    import yarl
+
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def extension_names() -> list[str]:
+    return sorted(
+        f"cogs.{m.name}" for m in pkgutil.iter_modules(cogs.__path__) if not m.name.startswith("_")
+    )
+
+
+class CommandPayloadError(RuntimeError):
+    pass
+
+
+class TrackerBot(commands.Bot):
+    def __init__(self, *, settings: Settings, pool: asyncpg.Pool, clash: ClashApi) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=TrackerTree,
+            help_command=None,
+            # Player names and user input are echoed back; nothing may ping.
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.pool = pool
+        self.clash = clash
+
+    async def setup_hook(self) -> None:
+        for name in extension_names():
+            await self.load_extension(name)
+        guild = (
+            discord.Object(self.settings.discord_guild_id)
+            if self.settings.discord_guild_id
+            else None
+        )
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        problems = check_commands(payload)
+        if problems:
+            raise CommandPayloadError("Discord would reject these commands: " + "; ".join(problems))
+        synced = await self.tree.sync(guild=guild)
+        log.info(
+            "synced %d commands %s",
+            len(synced),
+            f"to guild {guild.id}" if guild else "globally (may take up to an hour to appear)",
+        )
+
+    async def on_ready(self) -> None:
+        log.info(
+            "ready as %s (%s) in %d guild(s)",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )

@@ -1,0 +1,72 @@
+"""The command tree: one place where errors become replies."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.errors import DatabaseUnavailable, UserFacingError
+from db.errors import is_unavailable
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "Something went wrong on our side. It has been logged; please try again later."
+
+
+def describe_error(error: BaseException) -> str | None:
+    """The reply for an expected error, or None for a bug."""
+    if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
+        original = error.__cause__ if isinstance(error, app_commands.TransformerError) else None
+        error = getattr(error, "original", None) or original or error
+        if isinstance(error, app_commands.TransformerError):
+            return "One of the options has a value this command cannot use."
+    if isinstance(error, UserFacingError):
+        return error.message
+    if is_unavailable(error):
+        return DatabaseUnavailable().message
+    if isinstance(error, app_commands.MissingPermissions):
+        return "You need the Manage Server permission to do this."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use this command here."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return "This command has changed; Discord will show the new version shortly."
+    return None
+
+
+async def reply_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Reply or follow up, whichever the interaction still allows."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException as exc:
+        # The interaction expired or Discord is down: nothing more to tell the user.
+        log.warning("could not send the error reply for interaction %s: %s", interaction.id, exc)
+
+
+class TrackerTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        message = describe_error(error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        if message is None:
+            original = getattr(error, "original", error)
+            log.error(
+                "command /%s failed for user %s in guild %s",
+                command,
+                interaction.user.id,
+                interaction.guild_id,
+                exc_info=(type(original), original, original.__traceback__),
+            )
+            message = UNEXPECTED
+        else:
+            log.info("command /%s refused: %s", command, type(error).__name__)
+        await reply_ephemeral(interaction, message)

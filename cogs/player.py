@@ -1,0 +1,38 @@
+"""/player: a player's profile, stored on every lookup."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.embeds import player_embed
+from bot.profile import PlayerProfile
+from bot.tags import parse_tag
+from bot.timeutil import utcnow
+from db import players
+
+if TYPE_CHECKING:
+    from bot.discord_bot import TrackerBot
+
+
+class PlayerCog(commands.Cog):
+    def __init__(self, bot: TrackerBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="player", description="Show a Clash of Clans player's profile")
+    @app_commands.describe(tag="The player's tag, like #2PP0JCCL")
+    async def player(self, interaction: discord.Interaction, tag: str) -> None:
+        canonical = parse_tag(tag)  # refused before any API request
+        await interaction.response.defer(thinking=True)
+        raw = await self.bot.clash.get_player(canonical)
+        profile = PlayerProfile.from_api(raw)
+        async with self.bot.pool.acquire() as con:
+            await players.upsert_profile(con, profile, utcnow())
+        await interaction.followup.send(embed=player_embed(profile))
+
+
+async def setup(bot: TrackerBot) -> None:
+    await bot.add_cog(PlayerCog(bot))

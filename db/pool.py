@@ -1,0 +1,33 @@
+"""The one shared asyncpg pool."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "coc-tracker-bot"
+
+
+async def _init_connection(con: asyncpg.Connection) -> None:
+    # Without this a terminated pool leaves a query running on the server
+    # until it finishes; with it the server notices the client is gone.
+    if con.get_server_version().major >= 14:
+        await con.execute("SET client_connection_check_interval = 2000")
+
+
+async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        command_timeout=settings.db_command_timeout,
+        init=_init_connection,
+        server_settings={"application_name": APPLICATION_NAME},
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,25 @@
+-- The latest known profile of every player the bot has looked up or tracks.
+CREATE TABLE players (
+    tag                    text        PRIMARY KEY,
+    name                   text        NOT NULL,
+    town_hall              integer     NOT NULL,
+    exp_level              integer     NOT NULL,
+    trophies               integer     NOT NULL,
+    best_trophies          integer     NOT NULL,
+    war_stars              integer     NOT NULL,
+    attack_wins            integer     NOT NULL,
+    defense_wins           integer     NOT NULL,
+    donations              integer     NOT NULL,
+    donations_received     integer     NOT NULL,
+    builder_trophies       integer     NOT NULL,
+    best_builder_trophies  integer     NOT NULL,
+    builder_hall           integer     NOT NULL,
+    capital_contributions  bigint      NOT NULL,
+    league                 text,
+    clan_tag               text,
+    clan_name              text,
+    role                   text,
+    heroes                 jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    first_seen_at          timestamptz NOT NULL DEFAULT now(),
+    fetched_at             timestamptz NOT NULL
+);
