@@ -78,8 +78,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, tcp_port: int | None = None) -> None:
+        """``tcp_port``: also listen on 127.0.0.1 (benchmarks); by default only a socket."""
         self.data_dir = data_dir.resolve()
+        self.tcp_port = tcp_port
         self.pgdata = self.data_dir / "postgres"
         self.log_path = self.data_dir / "postgres.log"
         self.socket_dir: Path | None = None
@@ -191,7 +193,9 @@ class EmbeddedPostgres:
                 "-k",
                 str(self.socket_dir),
                 "-c",
-                "listen_addresses=",
+                f"listen_addresses={'127.0.0.1' if self.tcp_port else ''}",
+                "-c",
+                f"port={self.tcp_port or 5432}",
                 "-c",
                 "max_connections=200",
                 "-c",
@@ -214,7 +218,15 @@ class EmbeddedPostgres:
     @property
     def dsn(self) -> str:
         assert self.socket_dir is not None
-        return f"postgresql://{PG_USER}@/postgres?host={self.socket_dir}"
+        return (
+            f"postgresql://{PG_USER}@/postgres?host={self.socket_dir}&port={self.tcp_port or 5432}"
+        )
+
+    @property
+    def tcp_dsn(self) -> str | None:
+        return (
+            f"postgresql://{PG_USER}@127.0.0.1:{self.tcp_port}/postgres" if self.tcp_port else None
+        )
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._process is not None

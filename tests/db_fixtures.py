@@ -40,7 +40,9 @@ class PgServer:
             await con.execute(f'CREATE DATABASE "{self.template}"')
         finally:
             await con.close()
-        pool = await asyncpg.create_pool(with_database(self.admin_dsn, self.template), min_size=1, max_size=2)
+        pool = await asyncpg.create_pool(
+            with_database(self.admin_dsn, self.template), min_size=1, max_size=2
+        )
         try:
             await migrate(pool)
         finally:

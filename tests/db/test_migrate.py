@@ -57,7 +57,9 @@ async def test_two_runners_at_once_apply_each_file_once(empty_dsn: str) -> None:
         assert applied == [m.version for m in discover()]
         con = await asyncpg.connect(empty_dsn)
         try:
-            versions = [r["version"] for r in await con.fetch("SELECT version FROM schema_migrations")]
+            versions = [
+                r["version"] for r in await con.fetch("SELECT version FROM schema_migrations")
+            ]
         finally:
             await con.close()
         assert sorted(versions) == [m.version for m in discover()]

@@ -1,0 +1,1 @@
+"""The tracker: polls tracked players and clans, keeps change-only history."""

@@ -1,0 +1,859 @@
+"""An in-process fake of the Clash of Clans REST API (aiohttp), for use with the real coc.py.
+
+Usage::
+
+    api = FakeCocApi()
+    await api.start()
+    api.set_player(make_player("#2PP", name="Alice", trophies=4100))
+    client = coc.Client(base_url=api.base_url, throttle_limit=1000)
+    await client.login_with_tokens("test-token")
+    player = await client.get_player("#2PP")
+    ...
+    await client.close()
+    await api.stop()
+
+What it serves (everything under ``/v1``; paths are matched after percent-decoding, so
+``/v1/players/%23TAG``, ``/v1/players/#TAG`` and ``/v1/players/tag`` all mean ``#TAG``):
+
+* ``GET  /v1/players/{tag}``                  -> the payload given to :meth:`FakeCocApi.set_player`
+* ``POST /v1/players/{tag}/verifytoken``      -> ``{"tag", "token", "status": "ok" | "invalid"}``
+* ``GET  /v1/clans/{tag}``                    -> the payload given to :meth:`FakeCocApi.set_clan`
+* ``GET  /v1/clans/{tag}/members``            -> ``{"items": memberList, "paging": ...}``
+  (``limit``/``after``/``before`` work, with the API's base64 ``{"pos":N}`` cursors)
+* ``GET  /v1/clans/{tag}/capitalraidseasons`` -> ``{"items": [], "paging": {"cursors": {}}}``
+  for any tag (coc.py's ``EventsClient`` polls ``#2PP`` in the background)
+* ``GET  /v1/goldpass/seasons/current``       -> the current calendar month
+* anything else                               -> 404 ``{"reason": "notFound", ...}``
+
+The player ``#JY9J2Y99`` (which ``coc.EventsClient`` polls to detect maintenance) is
+pre-seeded with a generated payload; :meth:`FakeCocApi.remove_player` removes it like any
+other.
+
+Headers mirror the recorded API: ``Content-Type: application/json; charset=utf-8`` and
+``Cache-Control: max-age=N`` (players 60, clans 91, members 120, verifytoken
+``public max-age=600``).  Error responses carry no ``Cache-Control`` unless
+``error_max_age`` is given, so coc.py does not cache injected faults (with the header it
+caches errors too, for that many seconds, keyed by URL).
+
+Order of checks for every request: count it, sleep :meth:`set_delay`, maintenance, global
+fault, authorisation (403 ``accessDenied``), per-tag/path fault, per-tag/path garbage, route.
+
+Payloads are encoded once (orjson when installed) when they are set and served as bytes;
+mutating a dict after ``set_player`` does not change what is served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import parse_qsl, unquote
+
+from aiohttp import web
+
+try:
+    import orjson
+
+    def _dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj)
+
+    def _loads(data: bytes | str) -> Any:
+        return orjson.loads(data)
+
+except ImportError:  # pragma: no cover - orjson ships with coc.py
+
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _loads(data: bytes | str) -> Any:
+        return json.loads(data)
+
+
+__all__ = [
+    "DEFAULT_REASONS",
+    "MAINTENANCE_PROBE_TAG",
+    "FakeCocApi",
+    "load_payload",
+    "make_clan",
+    "make_player",
+    "normalise_tag",
+    "set_achievement",
+]
+
+PAYLOAD_DIR: Final = Path(__file__).resolve().parent / "payloads"
+JSON_CONTENT_TYPE: Final = "application/json; charset=utf-8"
+#: The player coc.EventsClient polls to detect maintenance; pre-seeded by FakeCocApi.
+MAINTENANCE_PROBE_TAG: Final = "#JY9J2Y99"
+
+DEFAULT_REASONS: Final[dict[int, str]] = {
+    400: "badRequest",
+    403: "accessDenied",
+    404: "notFound",
+    429: "requestThrottled",
+    500: "unknownException",
+    503: "inMaintenance",
+}
+_MESSAGES: Final[dict[str, str]] = {
+    "badRequest": "Client provided incorrect parameters for the request.",
+    "accessDenied": "Invalid authorization",
+    "accessDenied.invalidIp": (
+        "Invalid authorization: API key does not allow access from IP 127.0.0.1"
+    ),
+    "notFound": "Not found",
+    "requestThrottled": (
+        "Request was throttled, because amount of requests was above the threshold "
+        "defined for the used API token."
+    ),
+    "unknownException": "An unknown exception happened when handling the request.",
+    "inMaintenance": "API is currently in maintenance, please come back later.",
+}
+GARBAGE_KINDS: Final = frozenset({"json", "truncated", "html", "empty"})
+
+
+# --------------------------------------------------------------------------- payloads
+
+_RAW_PAYLOADS: dict[str, bytes] = {}
+
+
+def load_payload(name: str) -> dict[str, Any]:
+    """Return ``tests/fakes/payloads/<name>.json`` as a fresh (deep) copy."""
+    raw = _RAW_PAYLOADS.get(name)
+    if raw is None:
+        raw = (PAYLOAD_DIR / f"{name}.json").read_bytes()
+        _RAW_PAYLOADS[name] = raw
+    data = _loads(raw)
+    if not isinstance(data, dict):  # pragma: no cover - all fixtures are objects
+        raise TypeError(f"payload {name!r} is not a JSON object")
+    return data
+
+
+def normalise_tag(tag: str) -> str:
+    """Upper-case a tag and make sure it starts with one ``#`` (``"abc"`` -> ``"#ABC"``)."""
+    return "#" + tag.strip().lstrip("#").upper()
+
+
+_ROLE_ALIASES: Final[dict[str, str]] = {
+    "member": "member",
+    "admin": "admin",
+    "elder": "admin",
+    "coleader": "coLeader",
+    "co_leader": "coLeader",
+    "co-leader": "coLeader",
+    "leader": "leader",
+}
+
+# Approximate hero level caps per town hall (home village): (unlock TH, caps from it to 18).
+_HERO_CAPS: Final[dict[str, tuple[int, tuple[int, ...]]]] = {
+    "Barbarian King": (7, (10, 20, 30, 40, 50, 65, 75, 80, 90, 95, 100, 105)),
+    "Archer Queen": (9, (30, 40, 50, 65, 75, 80, 90, 95, 100, 105)),
+    "Minion Prince": (9, (10, 20, 30, 40, 50, 60, 70, 80, 90, 95)),
+    "Grand Warden": (11, (20, 40, 50, 55, 65, 70, 75, 80)),
+    "Royal Champion": (13, (25, 30, 40, 45, 50, 55)),
+    "Dragon Duke": (18, (25,)),
+}
+_BUILDER_BASE_HEROES: Final = frozenset({"Battle Machine", "Battle Copter"})
+
+_LEAGUE_TIER_BASE: Final = 105_000_000
+_LEGEND_TIER: Final = 34
+# The member list's legacy ``league`` object: (minimum trophies, id offset, name).
+_LEGACY_LEAGUES: Final[tuple[tuple[int, int, str], ...]] = (
+    (5000, 22, "Legend League"),
+    (4700, 21, "Titan League I"),
+    (4400, 20, "Titan League II"),
+    (4100, 19, "Titan League III"),
+    (3800, 18, "Champion League I"),
+    (3500, 17, "Champion League II"),
+    (3200, 16, "Champion League III"),
+    (3000, 15, "Master League I"),
+    (2800, 14, "Master League II"),
+    (2600, 13, "Master League III"),
+    (2400, 12, "Crystal League I"),
+    (2200, 11, "Crystal League II"),
+    (2000, 10, "Crystal League III"),
+    (1800, 9, "Gold League I"),
+    (1600, 8, "Gold League II"),
+    (1400, 7, "Gold League III"),
+    (1200, 6, "Silver League I"),
+    (1000, 5, "Silver League II"),
+    (800, 4, "Silver League III"),
+    (600, 3, "Bronze League I"),
+    (500, 2, "Bronze League II"),
+    (400, 1, "Bronze League III"),
+)
+_TRAILING_NUMBER = re.compile(r"\d+$")
+
+
+def _league_tier(league: str | None, template: dict[str, Any]) -> dict[str, Any]:
+    name = league or "Unranked"
+    match = _TRAILING_NUMBER.search(name)
+    if match:
+        tier = int(match.group())
+    elif "legend" in name.lower():
+        tier = _LEGEND_TIER
+    else:
+        tier = 0
+    return {
+        "id": _LEAGUE_TIER_BASE + tier,
+        "name": name,
+        "iconUrls": dict(template.get("iconUrls") or {}),
+    }
+
+
+def _legacy_league(trophies: int) -> dict[str, Any]:
+    offset, name = 0, "Unranked"
+    for minimum, league_offset, league_name in _LEGACY_LEAGUES:
+        if trophies >= minimum:
+            offset, name = league_offset, league_name
+            break
+    base = "https://api-assets.clashofclans.com/leagues"
+    icon = "e--YMyIexEQQhE4imLoJcwhYn6Uy8KqlgyY3_kFV6t4.png"
+    return {
+        "id": 29_000_000 + offset,
+        "name": name,
+        "iconUrls": {"small": f"{base}/72/{icon}", "tiny": f"{base}/36/{icon}"},
+    }
+
+
+def set_achievement(payload: dict[str, Any], name: str, value: int) -> None:
+    """Set an achievement's ``value`` (and the number in its ``completionInfo``) in place."""
+    for achievement in payload.get("achievements", []):
+        if achievement.get("name") == name:
+            _set_value(achievement, value)
+
+
+def _set_value(achievement: dict[str, Any], value: int) -> None:
+    achievement["value"] = value
+    info = achievement.get("completionInfo")
+    if isinstance(info, str) and info[-1:].isdigit():
+        achievement["completionInfo"] = _TRAILING_NUMBER.sub(str(value), info)
+    if value < achievement.get("target", 0) and achievement.get("stars", 0) == 3:
+        achievement["stars"] = 2
+
+
+def _heroes_for(
+    template: list[dict[str, Any]], town_hall: int, heroes: dict[str, int] | None
+) -> list[dict[str, Any]]:
+    by_name = {hero["name"]: hero for hero in template}
+    result: list[dict[str, Any]] = []
+    if heroes is not None:
+        for hero_name, level in heroes.items():
+            hero = by_name.get(hero_name)
+            if hero is None:
+                village = "builderBase" if hero_name in _BUILDER_BASE_HEROES else "home"
+                hero = {"name": hero_name, "level": level, "maxLevel": level, "village": village}
+            else:
+                hero["level"] = level
+            result.append(hero)
+        return result
+    for hero in template:
+        caps = _HERO_CAPS.get(hero["name"])
+        if caps is not None:
+            unlock, levels = caps
+            if town_hall < unlock:
+                continue
+            cap = levels[min(town_hall, 18) - unlock]
+            hero["level"] = min(hero["level"], cap)
+        result.append(hero)
+    return result
+
+
+def make_player(
+    tag: str,
+    *,
+    name: str = "Player",
+    town_hall: int = 12,
+    trophies: int = 3000,
+    best_trophies: int | None = None,
+    exp_level: int = 150,
+    donations: int = 0,
+    received: int = 0,
+    attack_wins: int = 0,
+    defense_wins: int = 0,
+    war_stars: int = 0,
+    builder_trophies: int = 2000,
+    clan: tuple[str, str] | None = None,
+    role: str = "member",
+    heroes: dict[str, int] | None = None,
+    capital_contributions: int = 0,
+    league: str | None = None,
+) -> dict[str, Any]:
+    """A full, realistic ``GET /players/{tag}`` payload built from ``player_th18.json``.
+
+    Troops, spells, hero equipment, labels, player house and achievements are kept from
+    the template (so coc.py parses a full model). Overridden: the arguments, plus
+
+    * ``bestTrophies`` = ``best_trophies`` or ``max(trophies, 0)``;
+      ``bestBuilderBaseTrophies`` = ``builder_trophies``;
+    * ``leagueTier``: ``league`` is a tier name such as ``"Electro League 33"`` (id
+      105000000 + the trailing number), ``"Legend League"`` (id 105000034) or ``None``
+      for ``"Unranked"`` (id 105000000);
+    * ``legendStatistics`` kept only for a Legend league or a best of 5000+ trophies;
+    * ``clan=None``: no ``clan`` and no ``role`` key (a clanless player); otherwise
+      ``clan`` is ``{tag, name, clanLevel, badgeUrls}`` and ``role`` is the API spelling
+      (``member``, ``admin``, ``coLeader``, ``leader``; ``elder`` and ``co_leader`` are
+      accepted as aliases);
+    * ``heroes=None``: the template heroes unlocked at ``town_hall``, levels clamped to an
+      approximate per-TH cap; a dict gives exactly those heroes (name -> level);
+    * achievements "Bigger & Better" (TH), "Sweet Victory!" (best trophies), "War Hero"
+      (war stars), "Champion Builder", "Most Valuable Clanmate" (capital contributions)
+      mirror the stats; "Conqueror", "Unbreakable", "Friend in Need" are raised to at
+      least attack wins, defense wins, donations. Use :func:`set_achievement` for more.
+    """
+    payload = load_payload("player_th18")
+    tag = normalise_tag(tag)
+    best = best_trophies if best_trophies is not None else max(trophies, 0)
+    payload["tag"] = tag
+    payload["name"] = name
+    payload["townHallLevel"] = town_hall
+    payload["expLevel"] = exp_level
+    payload["trophies"] = trophies
+    payload["bestTrophies"] = best
+    payload["warStars"] = war_stars
+    payload["attackWins"] = attack_wins
+    payload["defenseWins"] = defense_wins
+    payload["builderBaseTrophies"] = builder_trophies
+    payload["bestBuilderBaseTrophies"] = builder_trophies
+    payload["donations"] = donations
+    payload["donationsReceived"] = received
+    payload["clanCapitalContributions"] = capital_contributions
+    if clan is None:
+        payload.pop("clan", None)
+        payload.pop("role", None)
+    else:
+        clan_tag, clan_name = clan
+        template_clan = payload.get("clan") or {}
+        payload["clan"] = {
+            "tag": normalise_tag(clan_tag),
+            "name": clan_name,
+            "clanLevel": template_clan.get("clanLevel", 10),
+            "badgeUrls": template_clan.get("badgeUrls", {}),
+        }
+        payload["role"] = _ROLE_ALIASES.get(role.lower(), role)
+    payload["leagueTier"] = _league_tier(league, payload.get("leagueTier") or {})
+    if not ((league and "legend" in league.lower()) or best >= 5000):
+        payload.pop("legendStatistics", None)
+    payload["heroes"] = _heroes_for(payload.get("heroes", []), town_hall, heroes)
+
+    achievements = {a["name"]: a for a in payload.get("achievements", [])}
+    for achievement_name, stat, at_least in (
+        ("Bigger & Better", town_hall, False),
+        ("Sweet Victory!", best, False),
+        ("War Hero", war_stars, False),
+        ("Champion Builder", builder_trophies, False),
+        ("Most Valuable Clanmate", capital_contributions, False),
+        ("Conqueror", attack_wins, True),
+        ("Unbreakable", defense_wins, True),
+        ("Friend in Need", donations, True),
+    ):
+        achievement = achievements.get(achievement_name)
+        if achievement is not None and not (at_least and achievement["value"] >= stat):
+            _set_value(achievement, stat)
+    return payload
+
+
+# Clan points: share of each member's trophies by clan rank (ranks 1-10, 11-20, ...).
+_POINT_SHARES: Final = (0.5, 0.25, 0.12, 0.10, 0.03)
+
+
+def _clan_points(values: list[int]) -> int:
+    ordered = sorted(values, reverse=True)
+    return int(sum(value * _POINT_SHARES[index // 10] for index, value in enumerate(ordered[:50])))
+
+
+def make_clan(tag: str, members: list[dict[str, Any]], *, name: str = "Clan") -> dict[str, Any]:
+    """A full ``GET /clans/{tag}`` payload from ``clan.json`` whose ``memberList`` is built
+    from player payloads (e.g. :func:`make_player` output; the inputs are not modified).
+
+    Members are ranked like the game does now: by league tier, then trophies (``clanRank``;
+    ``previousClanRank`` is the same). Each entry also carries the legacy ``league`` object
+    derived from trophies, as the real member list does. ``members``, ``clanPoints`` and
+    ``clanBuilderBasePoints`` follow the list. Use the same list for ``/members``.
+    """
+    payload = load_payload("clan")
+    entries: list[dict[str, Any]] = []
+    for player in members:
+        league_tier = player.get("leagueTier") or _league_tier(None, {})
+        entry: dict[str, Any] = {
+            "tag": normalise_tag(player["tag"]),
+            "name": player.get("name", "Player"),
+            "role": player.get("role", "member"),
+            "townHallLevel": player.get("townHallLevel", 1),
+            "expLevel": player.get("expLevel", 1),
+            "league": _legacy_league(player.get("trophies", 0)),
+            "leagueTier": _loads(_dumps(league_tier)),
+            "trophies": player.get("trophies", 0),
+            "builderBaseTrophies": player.get("builderBaseTrophies", 0),
+            "clanRank": 0,
+            "previousClanRank": 0,
+            "donations": player.get("donations", 0),
+            "donationsReceived": player.get("donationsReceived", 0),
+        }
+        if "playerHouse" in player:
+            entry["playerHouse"] = _loads(_dumps(player["playerHouse"]))
+        if "builderBaseLeague" in player:
+            entry["builderBaseLeague"] = dict(player["builderBaseLeague"])
+        entries.append(entry)
+    entries.sort(key=lambda e: (e["leagueTier"].get("id", 0), e["trophies"]), reverse=True)
+    for rank, entry in enumerate(entries, start=1):
+        entry["clanRank"] = rank
+        entry["previousClanRank"] = rank
+    payload["tag"] = normalise_tag(tag)
+    payload["name"] = name
+    payload["members"] = len(entries)
+    payload["memberList"] = entries
+    payload["clanPoints"] = _clan_points([e["trophies"] for e in entries])
+    payload["clanBuilderBasePoints"] = _clan_points([e["builderBaseTrophies"] for e in entries])
+    return payload
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def _cursor(pos: int) -> str:
+    return base64.b64encode(_dumps({"pos": pos})).decode().rstrip("=")
+
+
+def _cursor_pos(cursor: str) -> int:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    data = _loads(base64.b64decode(padded))
+    return int(data["pos"])
+
+
+class _Fault:
+    __slots__ = ("body", "remaining", "status")
+
+    def __init__(self, status: int, body: bytes, remaining: int | None) -> None:
+        self.status = status
+        self.body = body
+        self.remaining = remaining
+
+
+class _Clan:
+    __slots__ = ("body", "items", "members_body")
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.body = _dumps(payload)
+        self.items: list[dict[str, Any]] = list(payload.get("memberList") or [])
+        self.members_body = _dumps({"items": self.items, "paging": {"cursors": {}}})
+
+
+_HTML_BODY: Final = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+_Route = tuple[str, str | None]  # (kind, tag)
+
+
+def _route(path: str) -> _Route:
+    """Classify a decoded path: ``("player", "#TAG")``, ``("members", "#TAG")``, ..."""
+    if not path.startswith("/v1/"):
+        return "unknown", None
+    parts = path[4:].split("/")
+    count = len(parts)
+    head = parts[0]
+    if head == "players" and count >= 2 and parts[1]:
+        if count == 2:
+            return "player", normalise_tag(parts[1])
+        if count == 3 and parts[2] == "verifytoken":
+            return "verifytoken", normalise_tag(parts[1])
+        return "unknown", normalise_tag(parts[1])
+    if head == "clans" and count >= 2 and parts[1]:
+        if count == 2:
+            return "clan", normalise_tag(parts[1])
+        if count == 3 and parts[2] in ("members", "capitalraidseasons"):
+            return parts[2], normalise_tag(parts[1])
+        return "unknown", normalise_tag(parts[1])
+    if path == "/v1/goldpass/seasons/current":
+        return "goldpass", None
+    return "unknown", None
+
+
+def _canonical(path: str) -> tuple[str, str | None]:
+    """Decode a path and upper-case/``#``-prefix the tag in it; return (path, tag)."""
+    if "%" in path:
+        path = unquote(path)
+    tag = _route(path)[1]
+    if tag is None:
+        return path, None
+    parts = path.split("/")
+    parts[3] = tag
+    return "/".join(parts), tag
+
+
+def _clear(table: dict[str, Any], key: str) -> None:
+    """Drop ``key``; if it is a tag, also drop every path key of that tag."""
+    table.pop(key, None)
+    if not key.startswith("/"):
+        for other in [k for k in table if k.startswith("/") and _canonical(k)[1] == key]:
+            del table[other]
+
+
+class FakeCocApi:
+    """The fake API server. See the module docstring for routes and behaviour."""
+
+    def __init__(
+        self,
+        *,
+        tokens: Iterable[str] = ("test-token",),
+        player_max_age: int = 60,
+        clan_max_age: int = 91,
+        members_max_age: int = 120,
+        error_max_age: int | None = None,
+        seed_maintenance_probe: bool = True,
+    ) -> None:
+        self._auth = frozenset(f"Bearer {token}" for token in tokens)
+        self._player_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={player_max_age}",
+        }
+        self._clan_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={clan_max_age}",
+        }
+        self._members_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={members_max_age}",
+        }
+        self._verify_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": "public max-age=600",
+        }
+        self._error_headers: dict[str, str] = {"Content-Type": JSON_CONTENT_TYPE}
+        if error_max_age is not None:
+            self._error_headers["Cache-Control"] = f"max-age={error_max_age}"
+        self._players: dict[str, bytes] = {}
+        self._clans: dict[str, _Clan] = {}
+        self._valid_tokens: dict[str, str] = {}
+        self._faults: dict[str, _Fault] = {}
+        self._garbage: dict[str, str] = {}
+        self._global_fault: _Fault | None = None
+        self._maintenance = False
+        self._delay = 0.0
+        self._error_bodies: dict[tuple[int, str], bytes] = {}
+        self.requests: list[tuple[str, str]] = []
+        self._by_path: dict[str, int] = {}
+        self._by_tag: dict[str, int] = {}
+        self._runner: web.ServerRunner | None = None
+        self.port: int = 0
+        self.base_url: str = ""
+        if seed_maintenance_probe:
+            self.set_player(make_player(MAINTENANCE_PROBE_TAG, name="Maintenance Probe"))
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 on a free port; sets :attr:`port` and :attr:`base_url`."""
+        if self._runner is not None:
+            return
+        server = web.Server(self._handle, access_log=None)
+        runner = web.ServerRunner(server, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeCocApi:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ----------------------------------------------------------------- data
+
+    def set_player(self, payload: dict[str, Any]) -> None:
+        """Serve ``payload`` (encoded now) at ``/players/{payload["tag"]}``."""
+        self._players[normalise_tag(payload["tag"])] = _dumps(payload)
+
+    def bulk_set_players(self, payloads: Iterable[dict[str, Any]]) -> None:
+        players = self._players
+        for payload in payloads:
+            players[normalise_tag(payload["tag"])] = _dumps(payload)
+
+    def remove_player(self, tag: str) -> None:
+        """Afterwards the player (and its verify route) answers 404 notFound."""
+        tag = normalise_tag(tag)
+        self._players.pop(tag, None)
+        self._valid_tokens.pop(tag, None)
+
+    def player(self, tag: str) -> dict[str, Any] | None:
+        """The payload currently served for ``tag`` (decoded copy), or None."""
+        body = self._players.get(normalise_tag(tag))
+        return None if body is None else _loads(body)
+
+    def set_clan(self, payload: dict[str, Any]) -> None:
+        """Serve ``payload`` at ``/clans/{tag}`` and its ``memberList`` at ``.../members``."""
+        self._clans[normalise_tag(payload["tag"])] = _Clan(payload)
+
+    def remove_clan(self, tag: str) -> None:
+        self._clans.pop(normalise_tag(tag), None)
+
+    def set_token_valid(self, tag: str, token: str) -> None:
+        """``POST /players/{tag}/verifytoken`` with this token answers ``"ok"``, any other
+        token ``"invalid"``. A tag is known to the verify route if a player payload or a
+        valid token is set for it; an unknown tag answers 404."""
+        self._valid_tokens[normalise_tag(tag)] = token
+
+    # ----------------------------------------------------------------- faults
+
+    def _key(self, tag_or_path: str) -> str:
+        if tag_or_path.startswith("/"):
+            return _canonical(tag_or_path)[0]
+        return normalise_tag(tag_or_path)
+
+    def _error_body(self, status: int, reason: str | None) -> bytes:
+        reason = reason or DEFAULT_REASONS.get(status, "unknownException")
+        body = self._error_bodies.get((status, reason))
+        if body is None:
+            message = _MESSAGES.get(reason, reason)
+            body = _dumps({"reason": reason, "message": message})
+            self._error_bodies[(status, reason)] = body
+        return body
+
+    def fail(
+        self,
+        tag_or_path: str,
+        status: int | None,
+        reason: str | None = None,
+        *,
+        times: int | None = None,
+    ) -> None:
+        """Answer requests for a tag (player, verifytoken, clan, members... of that tag) or an
+        exact path (``"/v1/players/#ABC"``; ``%23`` accepted) with ``status`` and the standard
+        error body (``reason`` defaults per :data:`DEFAULT_REASONS`, else
+        ``unknownException``). ``times=N``: only the next N matching requests. An exact path
+        wins over its tag. ``status=None`` clears (for a tag: also every path of that tag)."""
+        key = self._key(tag_or_path)
+        if status is None or (times is not None and times <= 0):
+            _clear(self._faults, key)
+            return
+        self._faults[key] = _Fault(status, self._error_body(status, reason), times)
+
+    def set_maintenance(self, on: bool) -> None:
+        """Every route answers 503 ``inMaintenance`` while on."""
+        self._maintenance = on
+
+    def set_global_fault(
+        self, status: int | None, *, times: int | None = None, reason: str | None = None
+    ) -> None:
+        """Every route answers ``status`` (optionally for the next ``times`` requests)."""
+        if status is None or (times is not None and times <= 0):
+            self._global_fault = None
+        else:
+            self._global_fault = _Fault(status, self._error_body(status, reason), times)
+
+    def set_delay(self, seconds: float) -> None:
+        """Sleep this long before answering any request (0 turns it off)."""
+        self._delay = max(0.0, float(seconds))
+
+    def set_garbage(self, tag_or_path: str, kind: str | None) -> None:
+        """Answer requests for a tag or exact path with a broken 200 (``None`` clears):
+
+        * ``"json"``: JSON content type and Cache-Control, body is not valid JSON;
+        * ``"truncated"``: ``Content-Length`` of the full payload, only the first half of the
+          bytes sent, then the connection is closed (the client sees a short body);
+        * ``"html"``: ``text/html`` body, no Cache-Control (like a proxy's error page);
+        * ``"empty"``: JSON content type and Cache-Control, empty body.
+
+        ``None`` given a tag also clears every path of that tag.
+        """
+        key = self._key(tag_or_path)
+        if kind is None:
+            _clear(self._garbage, key)
+            return
+        if kind not in GARBAGE_KINDS:
+            raise ValueError(f"unknown garbage kind {kind!r}; pick one of {sorted(GARBAGE_KINDS)}")
+        self._garbage[key] = kind
+
+    # ----------------------------------------------------------------- counting
+
+    def count(self, tag_or_path: str | None = None) -> int:
+        """Requests received (since :meth:`reset_counts`): all, for an exact path, or for a tag
+        (any route of that tag: player, verifytoken, clan, members, ...)."""
+        if tag_or_path is None:
+            return len(self.requests)
+        if tag_or_path.startswith("/"):
+            return self._by_path.get(_canonical(tag_or_path)[0], 0)
+        return self._by_tag.get(normalise_tag(tag_or_path), 0)
+
+    def reset_counts(self) -> None:
+        self.requests.clear()
+        self._by_path.clear()
+        self._by_tag.clear()
+
+    # ----------------------------------------------------------------- handler
+
+    def _error(self, status: int, body: bytes) -> web.Response:
+        return web.Response(status=status, body=body, headers=self._error_headers)
+
+    def _not_found(self) -> web.Response:
+        return self._error(404, self._error_body(404, None))
+
+    @staticmethod
+    def _take(faults: dict[str, _Fault], key: str) -> _Fault | None:
+        fault = faults.get(key)
+        if fault is not None and fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                del faults[key]
+        return fault
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        raw = request.raw_path
+        query_at = raw.find("?")
+        if query_at >= 0:
+            path, query = raw[:query_at], raw[query_at + 1 :]
+        else:
+            path, query = raw, ""
+        if "%" in path:
+            path = unquote(path)
+        kind, tag = _route(path)
+        if tag is not None:
+            parts = path.split("/")
+            if parts[3] != tag:
+                parts[3] = tag
+                path = "/".join(parts)
+            self._by_tag[tag] = self._by_tag.get(tag, 0) + 1
+        method = request.method
+        self.requests.append((method, path))
+        self._by_path[path] = self._by_path.get(path, 0) + 1
+
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        if self._maintenance:
+            return self._error(503, self._error_body(503, None))
+        if self._global_fault is not None:
+            everywhere = self._global_fault
+            if everywhere.remaining is not None:
+                everywhere.remaining -= 1
+                if everywhere.remaining <= 0:
+                    self._global_fault = None
+            return self._error(everywhere.status, everywhere.body)
+        if request.headers.get("Authorization") not in self._auth:
+            return self._error(403, self._error_body(403, None))
+        if self._faults:
+            fault = self._take(self._faults, path)
+            if fault is None and tag is not None:
+                fault = self._take(self._faults, tag)
+            if fault is not None:
+                return self._error(fault.status, fault.body)
+        if self._garbage:
+            garbage = self._garbage.get(path)
+            if garbage is None and tag is not None:
+                garbage = self._garbage.get(tag)
+            if garbage is not None:
+                return await self._garbage_response(request, garbage, kind, tag)
+
+        if kind == "player":
+            if method != "GET":
+                return self._not_found()
+            body = self._players.get(tag or "")
+            if body is None:
+                return self._not_found()
+            return web.Response(body=body, headers=self._player_headers)
+        if kind == "clan" or kind == "members":
+            clan = self._clans.get(tag or "") if method == "GET" else None
+            if clan is None:
+                return self._not_found()
+            if kind == "clan":
+                return web.Response(body=clan.body, headers=self._clan_headers)
+            if query:
+                return self._members_page(clan, query)
+            return web.Response(body=clan.members_body, headers=self._members_headers)
+        if kind == "verifytoken" and method == "POST":
+            return await self._verify(request, tag or "")
+        if kind == "capitalraidseasons" and method == "GET":
+            body = _dumps({"items": [], "paging": {"cursors": {}}})
+            return web.Response(body=body, headers=self._clan_headers)
+        if kind == "goldpass" and method == "GET":
+            return web.Response(body=_goldpass(), headers=self._player_headers)
+        return self._not_found()
+
+    def _members_page(self, clan: _Clan, query: str) -> web.Response:
+        params = dict(parse_qsl(query))
+        items = clan.items
+        try:
+            limit = int(params.get("limit") or 0)
+            start, end = 0, len(items)
+            if params.get("after"):
+                start = _cursor_pos(params["after"])
+            if params.get("before"):
+                end = _cursor_pos(params["before"])
+                if limit:
+                    start = max(0, end - limit)
+            elif limit:
+                end = min(len(items), start + limit)
+        except (ValueError, KeyError, TypeError):
+            return self._error(400, self._error_body(400, None))
+        if limit < 0 or start < 0 or end < start:
+            return self._error(400, self._error_body(400, None))
+        cursors: dict[str, str] = {}
+        if start > 0:
+            cursors["before"] = _cursor(start)
+        if end < len(items):
+            cursors["after"] = _cursor(end)
+        body = _dumps({"items": items[start:end], "paging": {"cursors": cursors}})
+        return web.Response(body=body, headers=self._members_headers)
+
+    async def _verify(self, request: web.BaseRequest, tag: str) -> web.Response:
+        try:
+            data = _loads(await request.read())
+            token = data["token"]
+            if not isinstance(token, str):
+                raise TypeError(token)
+        except (ValueError, KeyError, TypeError):
+            return self._error(400, self._error_body(400, None))
+        if tag not in self._players and tag not in self._valid_tokens:
+            return self._not_found()
+        status = "ok" if self._valid_tokens.get(tag) == token else "invalid"
+        body = _dumps({"tag": tag, "token": token, "status": status})
+        return web.Response(body=body, headers=self._verify_headers)
+
+    async def _garbage_response(
+        self, request: web.BaseRequest, garbage: str, kind: str, tag: str | None
+    ) -> web.StreamResponse:
+        headers = self._player_headers if kind != "clan" else self._clan_headers
+        if garbage == "json":
+            body = b'{"tag": "' + (tag or "#0").encode() + b'", "name": oops, "trophies": 12'
+            return web.Response(body=body, headers=headers)
+        if garbage == "empty":
+            return web.Response(body=b"", headers=headers)
+        if garbage == "html":
+            return web.Response(body=_HTML_BODY, content_type="text/html", charset="utf-8")
+        # "truncated": promise the whole payload, send half of it, close the connection.
+        full = (self._players.get(tag) if tag else None) or _dumps(load_payload("player_th8"))
+        response = web.StreamResponse(status=200, headers=headers)
+        response.content_length = len(full)
+        response.force_close()
+        await response.prepare(request)
+        await response.write(full[: len(full) // 2])
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+        return response
+
+
+def _goldpass() -> bytes:
+    now = datetime.now(UTC)
+    start = now.replace(day=1, hour=8, minute=0, second=0, microsecond=0)
+    if start.month == 12:
+        end = start.replace(year=start.year + 1, month=1)
+    else:
+        end = start.replace(month=start.month + 1)
+    fmt = "%Y%m%dT%H%M%S.000Z"
+    return _dumps({"startTime": start.strftime(fmt), "endTime": end.strftime(fmt)})

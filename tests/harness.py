@@ -1,0 +1,116 @@
+"""The real bot, in process, against the fake Discord and the fake Clash API.
+
+Every part but Discord and the Clash API is real: discord.py, coc.py,
+asyncpg on a fresh PostgreSQL database, the bot's own cogs and tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bot.clash import ClashApi
+from bot.discord_bot import TrackerBot, point_discord_at
+from bot.settings import Settings, load_settings
+from db.pool import create_pool
+from tests.fakes.coc_api import FakeCocApi
+from tests.fakes.discord_server import FakeDiscord, Interaction, Message
+
+GUILD_ID = 5000
+MANAGE_GUILD = 1 << 5
+ADMINISTRATOR = 1 << 3
+
+
+def opt(name: str, value: Any, type: int = 3) -> dict[str, Any]:  # noqa: A002 - Discord's key
+    """A command option as Discord sends it (type 3 string, 4 integer, 6 user, 7 channel)."""
+    return {"type": type, "name": name, "value": value}
+
+
+def sub(name: str, *options: dict[str, Any]) -> dict[str, Any]:
+    """A subcommand with its options."""
+    return {"type": 1, "name": name, "options": list(options)}
+
+
+def settings_for(
+    discord: FakeDiscord, coc: FakeCocApi, dsn: str, data_dir: Path, **extra: str
+) -> Settings:
+    env = {
+        "DISCORD_TOKEN": discord.token,
+        "DISCORD_GUILD_ID": str(GUILD_ID),
+        "DISCORD_API_BASE_URL": discord.api_base,
+        "DISCORD_GATEWAY_URL": discord.gateway_url,
+        "COC_TOKENS": "test-token",
+        "COC_API_BASE_URL": coc.base_url,
+        "COC_THROTTLE_LIMIT": "1000",
+        "DATABASE_URL": dsn,
+        "DATA_DIR": str(data_dir),
+        "TRACK_INTERVAL_SECONDS": "1",
+        "POOL_MIN_SIZE": "1",
+        **extra,
+    }
+    return load_settings(env)
+
+
+@dataclass
+class Harness:
+    discord: FakeDiscord
+    coc: FakeCocApi
+    bot: TrackerBot
+    pool: asyncpg.Pool
+    settings: Settings
+
+    async def send(self, name: str, *options: dict[str, Any], **who: Any) -> Interaction:
+        who.setdefault("guild_id", GUILD_ID)
+        return await self.discord.interact(name, list(options), **who)
+
+    async def run(self, name: str, *options: dict[str, Any], **who: Any) -> Message:
+        """Invoke a command and wait for its final reply."""
+        interaction = await self.send(name, *options, **who)
+        return await interaction.wait_response()
+
+    async def complete(self, name: str, options: list[dict[str, Any]], **who: Any) -> list[dict]:
+        who.setdefault("guild_id", GUILD_ID)
+        return await self.discord.autocomplete(name, options, **who)
+
+
+@contextlib.asynccontextmanager
+async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeCocApi]]:
+    discord = FakeDiscord(guild_ids=(GUILD_ID,))
+    coc = FakeCocApi(tokens=("test-token",))
+    await discord.start()
+    await coc.start()
+    try:
+        yield discord, coc
+    finally:
+        await coc.stop()
+        await discord.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(dsn: str, data_dir: Path, **extra: str) -> AsyncIterator[Harness]:
+    async with fakes() as (discord, coc):
+        settings = settings_for(discord, coc, dsn, data_dir, **extra)
+        point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+        pool = await create_pool(dsn, settings)
+        clash = ClashApi(settings)
+        await clash.start()
+        bot = TrackerBot(settings=settings, pool=pool, clash=clash)
+        runner = asyncio.create_task(bot.start(settings.discord_token.get()))
+        try:
+            await asyncio.wait_for(discord.ready.wait(), 15)
+            await discord.wait_synced(GUILD_ID)
+            yield Harness(discord, coc, bot, pool, settings)
+        finally:
+            await bot.close()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(runner, 5)
+            await clash.close()
+            await pool.close()
+    logging.getLogger(__name__).debug("harness stopped")
