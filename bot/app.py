@@ -23,6 +23,7 @@ from bot.clash import ClashApi
 from bot.discord_bot import TrackerBot, point_discord_at
 from bot.health import clear_heartbeat, heartbeat_loop, heartbeat_path
 from bot.settings import Settings
+from bot.tracker.engine import Tracker
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
 from db.pool import create_pool
@@ -118,6 +119,11 @@ async def run_bot(settings: Settings) -> int:
         heart = asyncio.create_task(
             heartbeat_loop(beat, lambda: bot.is_ready() and not bot.is_closed())
         )
+        tracker_stop = asyncio.Event()
+        tracker_task = None
+        if settings.tracker_enabled:
+            tracker = Tracker(settings=settings, pool=svc.pool, clash=svc.clash)
+            tracker_task = asyncio.create_task(tracker.run(tracker_stop))
         try:
             async with bot:
                 runner = asyncio.create_task(bot.start(settings.discord_token.get()))
@@ -133,6 +139,10 @@ async def run_bot(settings: Settings) -> int:
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
         finally:
+            if tracker_task is not None:
+                # The tracker finishes the batch in hand before the pool closes.
+                tracker_stop.set()
+                await tracker_task
             heart.cancel()
             clear_heartbeat(beat)
     log.info("stopped cleanly")

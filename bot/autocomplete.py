@@ -1,0 +1,35 @@
+"""Autocomplete for every ``tag`` option: the user's links first, then the guild's players."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, cast
+
+import discord
+from discord import app_commands
+
+from db import tracking
+
+if TYPE_CHECKING:
+    from bot.discord_bot import TrackerBot
+
+log = logging.getLogger(__name__)
+
+
+async def tag_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    bot = cast("TrackerBot", interaction.client)
+    try:
+        async with bot.pool.acquire(timeout=2.0) as con:
+            rows = await tracking.autocomplete_tags(
+                con, interaction.user.id, interaction.guild_id, current
+            )
+    except Exception as exc:  # autocomplete must answer within 3 s, whatever happened
+        log.warning("tag autocomplete failed: %s", type(exc).__name__)
+        return []
+    choices = []
+    for row in rows:
+        label = f"{row['name']} ({row['tag']})" if row["name"] else row["tag"]
+        choices.append(app_commands.Choice(name=label[:100], value=row["tag"]))
+    return choices

@@ -1,0 +1,205 @@
+"""Reads of the change-only history: one player's stat over time, gains, leaderboards.
+
+Every per-player read is a range scan of ``player_history``'s primary key
+``(tag, observed_at)``: the value at a moment is the last row at or before it
+(a backward scan, ``LIMIT 1``), and a player whose history starts later falls
+back to the first row. ``UNION ALL ... LIMIT 1`` runs the fallback only when
+the first branch found nothing.
+
+The stat is a parameter, never SQL text: ``CASE $n WHEN 'trophies' THEN ...``
+picks the column, so one prepared statement serves every stat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from bot.periods import (
+    Gain,
+    Observation,
+    Period,
+    Standing,
+    gain,
+    gain_column,
+    is_counter,
+    period_start,
+    uses_season_totals,
+)
+from bot.profile import STATS
+from bot.tracker.seasons import season_start
+
+# Columns a CASE may pick: the stats and the running totals of the counters.
+VALUE_COLUMNS: tuple[str, ...] = (*STATS, "donations_total", "received_total")
+
+
+def _pick(alias: str, param: str) -> str:
+    """``CASE $n WHEN 'col' THEN alias.col ... END``: a column chosen by a parameter."""
+    whens = " ".join(f"WHEN '{c}' THEN {alias}.{c}" for c in VALUE_COLUMNS)
+    return f"CASE {param}::text {whens} END"
+
+
+PLAYER_NAME = "SELECT name FROM players WHERE tag = $1"
+
+# One stat of one player from $2 on, plus the last row at or before $2.
+# $3: the stat; $4: the running total of a donation counter (NULL otherwise).
+SERIES = f"""
+SELECT observed_at, value, total FROM (
+    (SELECT h.observed_at, {_pick("h", "$3")} AS value, {_pick("h", "$4")} AS total
+     FROM player_history h
+     WHERE h.tag = $1 AND h.observed_at <= $2
+     ORDER BY h.observed_at DESC LIMIT 1)
+    UNION ALL
+    (SELECT h.observed_at, {_pick("h", "$3")}, {_pick("h", "$4")}
+     FROM player_history h
+     WHERE h.tag = $1 AND h.observed_at > $2
+     ORDER BY h.observed_at)
+) rows
+ORDER BY observed_at
+"""
+
+_STAT_LIST = ", ".join(VALUE_COLUMNS)
+
+CURRENT_STATS = f"SELECT name, fetched_at, {_STAT_LIST} FROM players WHERE tag = $1"
+
+# The baseline of a gain from $2: the last row at or before it, else the first row.
+BASELINE = f"""
+(SELECT observed_at, {_STAT_LIST} FROM player_history
+ WHERE tag = $1 AND observed_at <= $2 ORDER BY observed_at DESC LIMIT 1)
+UNION ALL
+(SELECT observed_at, {_STAT_LIST} FROM player_history
+ WHERE tag = $1 ORDER BY observed_at LIMIT 1)
+LIMIT 1
+"""
+
+# A guild's tracked players with the current value of column $2. Players not
+# fetched yet have no ``players`` row and come back with a NULL name.
+BOARD_CURRENT = f"""
+SELECT t.tag, p.name, {_pick("p", "$2")} AS value,
+       COALESCE(l.user_id = $3, false) AS mine
+FROM tracked_players t
+LEFT JOIN players p ON p.tag = t.tag
+LEFT JOIN links l ON l.tag = t.tag
+WHERE t.guild_id = $1
+"""
+
+# Season totals of a donation counter ($2: 'donations' or 'donations_received')
+# for the season that started at $3. Without a season row the game's counter
+# counts if it was read this season; otherwise nothing was given yet.
+BOARD_SEASON_COUNTER = f"""
+SELECT t.tag, p.name,
+       COALESCE(
+           CASE $2::text WHEN 'donations' THEN s.donations ELSE s.received END,
+           CASE WHEN p.fetched_at >= $3 THEN {_pick("p", "$2")} ELSE 0 END
+       ) AS value,
+       COALESCE(l.user_id = $4, false) AS mine
+FROM tracked_players t
+LEFT JOIN players p ON p.tag = t.tag
+LEFT JOIN player_seasons s ON s.tag = t.tag AND s.season_start = $3
+LEFT JOIN links l ON l.tag = t.tag
+WHERE t.guild_id = $1
+"""
+
+# Gains of column $2 since $3: now (``players``) minus the baseline row.
+BOARD_GAINS = f"""
+SELECT t.tag, p.name, {_pick("p", "$2")} AS value,
+       COALESCE(l.user_id = $4, false) AS mine,
+       b.observed_at AS base_at, b.value AS base_value
+FROM tracked_players t
+LEFT JOIN players p ON p.tag = t.tag
+LEFT JOIN links l ON l.tag = t.tag
+LEFT JOIN LATERAL (
+    (SELECT h.observed_at, {_pick("h", "$2")} AS value FROM player_history h
+     WHERE h.tag = t.tag AND h.observed_at <= $3
+     ORDER BY h.observed_at DESC LIMIT 1)
+    UNION ALL
+    (SELECT h.observed_at, {_pick("h", "$2")} FROM player_history h
+     WHERE h.tag = t.tag
+     ORDER BY h.observed_at LIMIT 1)
+    LIMIT 1
+) b ON true
+WHERE t.guild_id = $1
+"""
+
+
+async def player_name(con: asyncpg.Connection, tag: str) -> str | None:
+    return await con.fetchval(PLAYER_NAME, tag)
+
+
+async def series(
+    con: asyncpg.Connection, tag: str, stat: str, since: datetime
+) -> list[Observation]:
+    """``stat`` of ``tag`` from the last row at or before ``since`` on, oldest first.
+
+    The donation counters come with their running totals.
+    """
+    total = gain_column(stat) if is_counter(stat) else None
+    rows = await con.fetch(SERIES, tag, since, stat, total)
+    return [Observation(r["observed_at"], r["value"], r["total"]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    at: datetime
+    values: dict[str, int]  # every stat and both running totals
+
+
+async def current_stats(con: asyncpg.Connection, tag: str) -> tuple[str, Snapshot] | None:
+    """The player's name and latest stats (from ``players``), or None if never fetched."""
+    row = await con.fetchrow(CURRENT_STATS, tag)
+    if row is None:
+        return None
+    return row["name"], Snapshot(row["fetched_at"], {c: int(row[c]) for c in VALUE_COLUMNS})
+
+
+async def baseline(con: asyncpg.Connection, tag: str, start: datetime) -> Snapshot | None:
+    """The stats at ``start`` (or at the first row, if history starts later); None if no rows."""
+    row = await con.fetchrow(BASELINE, tag, start)
+    if row is None:
+        return None
+    return Snapshot(row["observed_at"], {c: int(row[c]) for c in VALUE_COLUMNS})
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    standings: list[Standing]
+    pending: int  # tracked players not fetched yet, or without history for a gain
+    tracked: int  # every tracked player of the guild
+    since: datetime | None  # where gains are measured from
+
+
+async def board(
+    con: asyncpg.Connection,
+    guild_id: int,
+    stat: str,
+    period: Period,
+    now: datetime,
+    user_id: int,
+) -> Board:
+    """The guild's tracked players with the value ``period`` ranks them by (unranked)."""
+    start = period_start(period, now)
+    if uses_season_totals(stat, period):
+        season = season_start(now)
+        rows = await con.fetch(BOARD_SEASON_COUNTER, guild_id, stat, season, user_id)
+        return _collect(rows, season if period is Period.SEASON else None)
+    if start is None:
+        return _collect(await con.fetch(BOARD_CURRENT, guild_id, stat, user_id), None)
+    rows = await con.fetch(BOARD_GAINS, guild_id, gain_column(stat), start, user_id)
+    standings: list[Standing] = []
+    for r in rows:
+        if r["name"] is None or r["base_at"] is None:
+            continue
+        g: Gain = gain(int(r["value"]), int(r["base_value"]), r["base_at"], start)
+        standings.append(Standing(r["tag"], r["name"], g.value, r["mine"], g.partial))
+    return Board(standings, len(rows) - len(standings), len(rows), start)
+
+
+def _collect(rows: list[asyncpg.Record], since: datetime | None) -> Board:
+    standings = [
+        Standing(r["tag"], r["name"], int(r["value"]), r["mine"])
+        for r in rows
+        if r["name"] is not None
+    ]
+    return Board(standings, len(rows) - len(standings), len(rows), since)

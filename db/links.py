@@ -1,0 +1,67 @@
+"""Queries on ``links``: which Discord user owns which Clash of Clans account."""
+
+from __future__ import annotations
+
+import asyncpg
+
+GET_LINK = "SELECT tag, user_id, verified, linked_at FROM links WHERE tag = $1"
+
+UPSERT_LINK = """
+INSERT INTO links (tag, user_id, verified) VALUES ($1, $2, $3)
+ON CONFLICT (tag) DO UPDATE SET user_id = EXCLUDED.user_id, verified = EXCLUDED.verified,
+                                linked_at = now()
+"""
+
+DELETE_LINK = "DELETE FROM links WHERE tag = $1 AND user_id = $2"
+
+USER_LINKS = """
+SELECT l.tag, l.verified, l.linked_at, p.name, p.town_hall
+FROM links l LEFT JOIN players p USING (tag)
+WHERE l.user_id = $1
+ORDER BY l.linked_at, l.tag
+"""
+
+COUNT_USER_LINKS = "SELECT count(*) FROM links WHERE user_id = $1"
+
+USER_TAGS = "SELECT tag FROM links WHERE user_id = $1"
+
+GET_REQUIRE_VERIFIED = "SELECT require_verified FROM guild_settings WHERE guild_id = $1"
+
+SET_REQUIRE_VERIFIED = """
+INSERT INTO guild_settings (guild_id, require_verified) VALUES ($1, $2)
+ON CONFLICT (guild_id) DO UPDATE SET require_verified = EXCLUDED.require_verified,
+                                     updated_at = now()
+"""
+
+
+async def get_link(con: asyncpg.Connection, tag: str) -> asyncpg.Record | None:
+    return await con.fetchrow(GET_LINK, tag)
+
+
+async def save_link(con: asyncpg.Connection, tag: str, user_id: int, verified: bool) -> None:
+    await con.execute(UPSERT_LINK, tag, user_id, verified)
+
+
+async def delete_link(con: asyncpg.Connection, tag: str, user_id: int) -> bool:
+    """Remove the link if ``user_id`` owns it; True if it did."""
+    return await con.execute(DELETE_LINK, tag, user_id) == "DELETE 1"
+
+
+async def user_links(con: asyncpg.Connection, user_id: int) -> list[asyncpg.Record]:
+    return await con.fetch(USER_LINKS, user_id)
+
+
+async def count_user_links(con: asyncpg.Connection, user_id: int) -> int:
+    return int(await con.fetchval(COUNT_USER_LINKS, user_id))
+
+
+async def user_tags(con: asyncpg.Connection, user_id: int) -> set[str]:
+    return {r["tag"] for r in await con.fetch(USER_TAGS, user_id)}
+
+
+async def require_verified(con: asyncpg.Connection, guild_id: int) -> bool:
+    return bool(await con.fetchval(GET_REQUIRE_VERIFIED, guild_id))
+
+
+async def set_require_verified(con: asyncpg.Connection, guild_id: int, value: bool) -> None:
+    await con.execute(SET_REQUIRE_VERIFIED, guild_id, value)
