@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from tests.db_fixtures import db_dsn, pg_admin_dsn, pg_server, pool  # noqa: F401
-
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.harness import Harness, running_bot
+
+pytest_plugins = ["tests.db_fixtures"]
 
 
 @pytest.fixture

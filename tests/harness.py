@@ -28,7 +28,7 @@ MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
 
 
-def opt(name: str, value: Any, type: int = 3) -> dict[str, Any]:  # noqa: A002 - Discord's key
+def opt(name: str, value: Any, type: int = 3) -> dict[str, Any]:
     """A command option as Discord sends it (type 3 string, 4 integer, 6 user, 7 channel)."""
     return {"type": type, "name": name, "value": value}
 
