@@ -8,11 +8,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.autocomplete import tag_autocomplete
 from bot.embeds import player_embed
 from bot.profile import PlayerProfile
 from bot.tags import parse_tag
 from bot.timeutil import utcnow
-from db import players
+from bot.tracker.observe import record_lookup
+from db import tracking
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -24,14 +26,24 @@ class PlayerCog(commands.Cog):
 
     @app_commands.command(name="player", description="Show a Clash of Clans player's profile")
     @app_commands.describe(tag="The player's tag, like #2PP0JCCL")
+    @app_commands.autocomplete(tag=tag_autocomplete)
     async def player(self, interaction: discord.Interaction, tag: str) -> None:
         canonical = parse_tag(tag)  # refused before any API request
         await interaction.response.defer(thinking=True)
         raw = await self.bot.clash.get_player(canonical)
         profile = PlayerProfile.from_api(raw)
+        info = None
         async with self.bot.pool.acquire() as con:
-            await players.upsert_profile(con, profile, utcnow())
-        await interaction.followup.send(embed=player_embed(profile))
+            await record_lookup(con, profile, utcnow())
+            if interaction.guild_id is not None:
+                info = await tracking.tracking_info(con, interaction.guild_id, canonical)
+        embed = player_embed(
+            profile,
+            tracked_since=info["added_at"] if info else None,
+            last_change=info["last_event"] if info else None,
+            last_change_at=info["last_event_at"] if info else None,
+        )
+        await interaction.followup.send(embed=embed)
 
 
 async def setup(bot: TrackerBot) -> None:

@@ -110,11 +110,15 @@ WHERE tp.guild_id = $1 AND tp.tag = $2
 # Autocomplete: the user's links first, then the guild's tracked players,
 # matched on tag or name (strpos, not LIKE, so user input holds no wildcards).
 AUTOCOMPLETE_TAGS = """
-SELECT DISTINCT ON (c.rank, lower(coalesce(p.name, c.tag)), c.tag) c.tag, p.name
+SELECT c.tag, p.name
 FROM (
-    SELECT tag, 0 AS rank FROM links WHERE user_id = $1
-    UNION ALL
-    SELECT tag, 1 FROM tracked_players WHERE guild_id = $2
+    SELECT tag, min(rank) AS rank
+    FROM (
+        SELECT tag, 0 AS rank FROM links WHERE user_id = $1
+        UNION ALL
+        SELECT tag, 1 FROM tracked_players WHERE guild_id = $2
+    ) u
+    GROUP BY tag
 ) c
 LEFT JOIN players p USING (tag)
 WHERE $3 = '' OR strpos(c.tag, $3) > 0 OR strpos(lower(p.name), lower($4)) > 0
@@ -192,3 +196,10 @@ async def autocomplete_tags(
     return await con.fetch(
         AUTOCOMPLETE_TAGS, user_id, guild_id or 0, tag_part if text else "", text, limit
     )
+
+CLAN_MEMBERS = "SELECT members FROM clan_polls WHERE clan_tag = $1"
+
+
+async def clan_members(con: asyncpg.Connection, clan_tag: str) -> list[str]:
+    """The members recorded at the clan's last poll (empty before the first)."""
+    return list(await con.fetchval(CLAN_MEMBERS, clan_tag) or [])

@@ -16,6 +16,7 @@ import asyncpg
 
 from bot.profile import PlayerProfile
 from bot.tracker.diff import Change, Event, diff, left_clan, merge_member
+from db import players
 from db import tracker as sql
 
 log = logging.getLogger(__name__)
@@ -138,3 +139,16 @@ async def record_events(con: asyncpg.Connection, events: Sequence[Event]) -> int
     event_ids = await sql.insert_events(con, events)
     await _enqueue_feed(con, event_ids)
     return len(event_ids)
+
+
+async def record_lookup(con: asyncpg.Connection, profile: PlayerProfile, at: datetime) -> None:
+    """Store a profile fetched by a command.
+
+    A tracked player's lookup is an observation like any poll, so a change
+    it sees is recorded in history rather than silently overwritten.
+    """
+    async with con.transaction():
+        if await sql.scheduled(con, [profile.tag]):
+            await record_players(con, [Observation(profile, at)])
+        else:
+            await players.upsert_profile(con, profile, at)

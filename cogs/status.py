@@ -1,0 +1,80 @@
+"""/status: is the bot healthy, and how far behind is the tracker?"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.embeds import literal, timestamp
+from db import tracker as tracker_db
+from db import tracking
+
+if TYPE_CHECKING:
+    from bot.discord_bot import TrackerBot
+
+
+class StatusCog(commands.Cog):
+    def __init__(self, bot: TrackerBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="status", description="Bot health: tracking, sweeps, latency")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        start = time.perf_counter()
+        async with self.bot.pool.acquire() as con:
+            await con.fetchval("SELECT 1")
+            db_ms = (time.perf_counter() - start) * 1000
+            state = await tracker_db.status(con)
+            backlog = await tracker_db.backlog(con)
+            clans = await tracker_db.count_clans(con)
+            guild_players = guild_clans = None
+            if interaction.guild_id is not None:
+                guild_players = await tracking.count_guild_players(con, interaction.guild_id)
+                guild_clans = await tracking.count_guild_clans(con, interaction.guild_id)
+
+        embed = discord.Embed(title="Status", colour=discord.Colour.blurple())
+        if guild_players is not None:
+            embed.add_field(
+                name="This server", value=f"{guild_players} players, {guild_clans} clans tracked"
+            )
+        embed.add_field(
+            name="All servers",
+            value=f"{backlog['active']} players, {clans} clans polled"
+            + (f"; {backlog['gone']} gone" if backlog["gone"] else ""),
+        )
+        if state["last_sweep_finished"] is not None:
+            took = (state["last_sweep_finished"] - state["last_sweep_started"]).total_seconds()
+            sweep = (
+                f"{timestamp(state['last_sweep_finished'])}: {state['last_sweep_players']} "
+                f"polled in {took:.1f} s"
+            )
+        else:
+            sweep = "none yet"
+        embed.add_field(name="Last sweep", value=sweep, inline=False)
+        embed.add_field(name="Backlog", value=f"{backlog['due']} players past due")
+        api = state["api_latency_ms"]
+        embed.add_field(
+            name="Latency",
+            value=f"API {api:.0f} ms (tracker average)\nDatabase {db_ms:.1f} ms"
+            if api is not None
+            else f"API: not measured yet\nDatabase {db_ms:.1f} ms",
+        )
+        if state["pause_reason"]:
+            until = state["paused_until"]
+            paused = f"Paused: {literal(state['pause_reason'])}"
+            if until is not None and until > state["now"]:
+                paused += f", retrying {timestamp(until)}"
+            else:
+                paused += ", checking whether the API is back"
+        else:
+            paused = "Running"
+        embed.add_field(name="Tracker", value=paused, inline=False)
+        await interaction.followup.send(embed=embed)
+
+
+async def setup(bot: TrackerBot) -> None:
+    await bot.add_cog(StatusCog(bot))
