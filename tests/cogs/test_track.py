@@ -7,6 +7,9 @@ from tests.fakes.coc_api import make_clan, make_player
 from tests.harness import ADMINISTRATOR, GUILD_ID, MANAGE_GUILD, Harness, opt, sub
 
 TAG = "#2PP0JCCL"
+INSERT_TRACKED = (
+    "INSERT INTO tracked_players (guild_id, tag, direct, added_by) VALUES ($1, $2, true, 1)"
+)
 
 
 async def tracked(h: Harness) -> dict[str, tuple[bool, str | None]]:
@@ -57,7 +60,7 @@ async def test_add_refuses_an_unknown_player_and_stores_nothing(harness: Harness
 async def test_player_limit_reached(harness: Harness) -> None:
     async with harness.pool.acquire() as con:
         await con.executemany(
-            "INSERT INTO tracked_players (guild_id, tag, direct, added_by) VALUES ($1, $2, true, 1)",
+            INSERT_TRACKED,
             [(GUILD_ID, f"#P{i:05d}") for i in range(MAX_TRACKED_PLAYERS)],
         )
     harness.coc.set_player(make_player(TAG))
@@ -70,7 +73,7 @@ async def test_player_limit_reached(harness: Harness) -> None:
 async def test_long_list_is_paged_and_only_the_invoker_turns_pages(harness: Harness) -> None:
     async with harness.pool.acquire() as con:
         await con.executemany(
-            "INSERT INTO tracked_players (guild_id, tag, direct, added_by) VALUES ($1, $2, true, 1)",
+            INSERT_TRACKED,
             [(GUILD_ID, f"#P{i:05d}") for i in range(45)],
         )
     first = await harness.run("track", sub("list"), user_id=7)
