@@ -12,12 +12,13 @@ their contrast on both.
 
 from __future__ import annotations
 
+import functools
 import io
-import warnings
 from collections.abc import Sequence
 from datetime import datetime
 
 from matplotlib import dates as mdates
+from matplotlib import font_manager, ft2font
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -33,13 +34,29 @@ LINE = "#3b8eea"
 FILL = (0.23, 0.56, 0.92, 0.15)
 SEASON = "#e0883a"
 
-# Names in scripts the bundled DejaVu font lacks (CJK, emoji) draw as boxes;
-# the embed above the chart shows the name exactly. One warning per missing
-# glyph per render would only flood the log.
-warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
-
 # Markers only where they can be told apart.
 MARKER_LIMIT = 60
+
+
+@functools.cache
+def _glyphs() -> frozenset[int]:
+    """Code points the title font can draw, in both weights used."""
+    found: frozenset[int] | None = None
+    for weight in ("normal", "bold"):
+        path = font_manager.findfont(font_manager.FontProperties(weight=weight))
+        charmap = frozenset(ft2font.FT2Font(path).get_charmap())
+        found = charmap if found is None else found & charmap
+    return found or frozenset()
+
+
+def drawable(text: str) -> str:
+    """``text`` with characters the font lacks (CJK, emoji with the bundled DejaVu) as "?".
+
+    matplotlib would draw boxes and warn once per glyph per render; the embed
+    above the chart shows the name exactly.
+    """
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs or c.isspace() else "?" for c in text)
 
 
 def _thousands(value: float, _position: object) -> str:
@@ -104,7 +121,13 @@ def render_history(
 
     # Player names are arbitrary text: never parse them as mathtext ("$x$").
     ax.set_title(
-        title, color=TEXT, fontsize=15, fontweight="bold", loc="left", pad=12, parse_math=False
+        drawable(title),
+        color=TEXT,
+        fontsize=15,
+        fontweight="bold",
+        loc="left",
+        pad=12,
+        parse_math=False,
     )
     ax.set_xlabel("Date (UTC)", color=TEXT, fontsize=11)
     ax.set_ylabel(ylabel, color=TEXT, fontsize=11)

@@ -60,7 +60,7 @@ async def check_database(settings: Settings) -> str:
         if not todo
         else (f"{len(todo)} migration(s) pending; they are applied when the bot starts")
     )
-    return f"{where}, PostgreSQL {version.major}.{version.minor}, {status}"
+    return f"{where}, PostgreSQL {version.major}.{version.micro}, {status}"
 
 
 async def check_clash(settings: Settings) -> str:

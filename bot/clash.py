@@ -148,9 +148,9 @@ class ClashApi:
         deadline: float | None = COMMAND_DEADLINE,
     ) -> T:
         try:
-            if deadline is None:
+            # asyncio.timeout, not wait_for: no extra task per request (tracker hot path).
+            async with asyncio.timeout(deadline):
                 return await factory()
-            return await asyncio.wait_for(factory(), deadline)
         except (
             TimeoutError,
             coc.ClashOfClansException,

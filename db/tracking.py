@@ -197,6 +197,7 @@ async def autocomplete_tags(
         AUTOCOMPLETE_TAGS, user_id, guild_id or 0, tag_part if text else "", text, limit
     )
 
+
 CLAN_MEMBERS = "SELECT members FROM clan_polls WHERE clan_tag = $1"
 
 

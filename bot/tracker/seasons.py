@@ -6,12 +6,15 @@ UTC) as a naive datetime; these helpers accept any aware moment.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 import coc.utils
 
 
+@functools.lru_cache(maxsize=256)
 def _start_of(month: int, year: int) -> datetime:
+    # Cached: the tracker asks twice per observation, always for a few months.
     return coc.utils.get_season_start(month, year).replace(tzinfo=UTC)
 
 

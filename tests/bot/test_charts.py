@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, render_history
+from bot.charts import HEIGHT_PX, WIDTH_PX, drawable, render_history
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 SEASON = datetime(2026, 10, 26, 5, tzinfo=UTC)
@@ -61,3 +61,7 @@ def test_names_in_any_script_render() -> None:
     points = [(NOW - timedelta(days=2), 1), (NOW - timedelta(days=1), 2)]
     png = render_history(points, end=NOW, title="Trophies: 漢字 🐉 Ñame (#2PP)", ylabel="x")
     assert decode(png).size == (WIDTH_PX, HEIGHT_PX)
+
+
+def test_characters_the_font_lacks_become_question_marks() -> None:
+    assert drawable("Ñame 漢字 🐉 (#2PP)") == "Ñame ?? ? (#2PP)"

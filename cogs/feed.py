@@ -1,0 +1,227 @@
+"""/feed set, /feed off, /feed show; and the sender that posts the feed in the background.
+
+The ``events`` option is a comma-separated list of kinds (or their labels),
+with autocomplete that completes the last item: one option within Discord's
+limits, and a whole choice typed in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.embeds import literal, timestamp
+from bot.errors import NoData, NotAllowed, UserFacingError
+from bot.feed import FeedSender
+from bot.tracker.events import EVENT_KINDS
+from db import feeds
+
+if TYPE_CHECKING:
+    from bot.discord_bot import TrackerBot
+
+
+REQUIRED_PERMISSIONS = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+}
+
+
+class UnknownEventKind(UserFacingError):
+    def __init__(self, unknown: Sequence[str]) -> None:
+        shown = ", ".join(f"`{literal(k)[:30]}`" for k in unknown[:5])
+        super().__init__(
+            f"Unknown event kind {shown}. Use a comma-separated list of: "
+            + ", ".join(EVENT_KINDS)
+            + " (or leave it empty for all)."
+        )
+
+
+# -- the kinds filter ----------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    return "_".join(text.lower().replace("-", " ").split())
+
+
+_ALIASES = {_normalise(label): kind for kind, label in EVENT_KINDS.items()} | {
+    kind: kind for kind in EVENT_KINDS
+}
+
+
+def parse_kinds(text: str | None) -> list[str] | None:
+    """The kinds named in a comma-separated list, in canonical order; None means all."""
+    if text is None:
+        return None
+    words = [_normalise(w) for w in text.replace(";", ",").split(",")]
+    words = [w for w in words if w]
+    if not words or "all" in words:
+        return None
+    unknown = [w for w in words if w not in _ALIASES]
+    if unknown:
+        raise UnknownEventKind(unknown)
+    chosen = {_ALIASES[w] for w in words}
+    return [k for k in EVENT_KINDS if k in chosen]
+
+
+def suggest_kinds(current: str) -> list[tuple[str, str]]:
+    """Autocomplete for the comma-separated list: (name, value) pairs completing its last item."""
+    *done, last = current.split(",") if current else [""]
+    chosen = [_ALIASES[w] for w in map(_normalise, done) if w in _ALIASES]
+    prefix = "".join(f"{k}, " for k in chosen)
+    needle = _normalise(last)
+    out: list[tuple[str, str]] = []
+    if not chosen and "all".startswith(needle):
+        out.append(("all (every kind of change)", "all"))
+    for kind, label in EVENT_KINDS.items():
+        if kind in chosen or (needle and needle not in kind and needle not in _normalise(label)):
+            continue
+        value = prefix + kind
+        if len(value) <= 100:
+            out.append((f"{value} ({label})"[:100], value))
+    return out[:25]
+
+
+def describe_kinds(kinds: Sequence[str] | None) -> str:
+    if kinds is None:
+        return "all changes"
+    return ", ".join(EVENT_KINDS.get(k, k) for k in kinds)
+
+
+def missing_permissions(permissions: discord.Permissions) -> list[str]:
+    return [name for attr, name in REQUIRED_PERMISSIONS.items() if not getattr(permissions, attr)]
+
+
+class TextChannelOption(app_commands.Transformer):
+    """A text or announcement channel, as Discord resolved it (no cache needed)."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.news]
+
+    async def transform(self, interaction: discord.Interaction, value: Any, /) -> Any:
+        if not isinstance(value, app_commands.AppCommandChannel):
+            raise app_commands.TransformerError(value, self.type, self)
+        return value
+
+
+FeedChannel = app_commands.Transform[app_commands.AppCommandChannel, TextChannelOption]
+
+
+class FeedCog(commands.Cog):
+    feed = app_commands.Group(
+        name="feed",
+        description="Post this server's tracked changes to a channel",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: TrackerBot) -> None:
+        self.bot = bot
+        self.sender = FeedSender(bot)
+
+    async def cog_load(self) -> None:
+        self.sender.start()
+
+    async def cog_unload(self) -> None:
+        await self.sender.stop()
+
+    async def _bot_permissions(
+        self, guild: discord.Guild, channel: app_commands.AppCommandChannel
+    ) -> discord.Permissions:
+        # The option's own "permissions" are the invoking user's, not the bot's.
+        target = channel.resolve()
+        if target is None:
+            try:
+                target = await channel.fetch()
+            except (discord.NotFound, discord.Forbidden):
+                return discord.Permissions.none()
+        me = guild.me
+        if me is None:
+            assert self.bot.user is not None
+            me = await guild.fetch_member(self.bot.user.id)
+        return target.permissions_for(me)
+
+    @feed.command(name="set", description="Post this server's tracked changes to a channel")
+    @app_commands.describe(
+        channel="The channel to post in",
+        events="Only these kinds of change, comma-separated (leave empty for all)",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def set_feed(
+        self, interaction: discord.Interaction, channel: FeedChannel, events: str | None = None
+    ) -> None:
+        assert interaction.guild is not None and interaction.guild_id is not None
+        kinds = parse_kinds(events)
+        missing = missing_permissions(await self._bot_permissions(interaction.guild, channel))
+        if missing:
+            raise NotAllowed(
+                f"I cannot post in {channel.mention}: I am missing "
+                f"{', '.join(missing)} there. Give me those permissions in that channel, "
+                "or pick another one."
+            )
+        async with self.bot.pool.acquire() as con:
+            await feeds.set_feed(con, interaction.guild_id, channel.id, kinds, interaction.user.id)
+        await interaction.response.send_message(
+            f"Feed on: posting {describe_kinds(kinds)} of this server's tracked players "
+            f"to {channel.mention}.",
+            ephemeral=True,
+        )
+
+    @set_feed.autocomplete("events")
+    async def events_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=n, value=v) for n, v in suggest_kinds(current)]
+
+    @feed.command(name="off", description="Stop posting this server's tracked changes")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def off(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        async with self.bot.pool.acquire() as con:
+            stopped = await feeds.turn_off(
+                con,
+                interaction.guild_id,
+                f"Turned off with /feed off by <@{interaction.user.id}>.",
+                interaction.user.id,
+            )
+        if not stopped:
+            raise NoData("This server's feed is already off. Start it with /feed set.")
+        await interaction.response.send_message(
+            "Feed off. Changes waiting to be posted were dropped.", ephemeral=True
+        )
+
+    @feed.command(name="show", description="Show where and what this server's feed posts")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def show(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        async with self.bot.pool.acquire() as con:
+            feed = await feeds.get_feed(con, interaction.guild_id)
+        if feed is None:
+            raise NoData("This server has no feed. Start one with /feed set.")
+        lines = [
+            f"Channel: <#{feed.channel_id}>",
+            f"Events: {describe_kinds(feed.kinds)}",
+        ]
+        if feed.enabled:
+            lines.insert(0, "Feed: **on**")
+            lines.append(f"Waiting to be posted: {feed.pending}")
+        else:
+            since = f" {timestamp(feed.disabled_at)}" if feed.disabled_at else ""
+            lines.insert(0, f"Feed: **off**{since}")
+            lines.append(f"Why: {feed.disabled_reason or 'turned off'}")
+            lines.append("Start it again with /feed set.")
+        lines.append(f"Last changed by <@{feed.updated_by}> {timestamp(feed.updated_at)}")
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+async def setup(bot: TrackerBot) -> None:
+    await bot.add_cog(FeedCog(bot))

@@ -1,0 +1,195 @@
+"""/leaderboard: the guild's tracked players ranked by a stat or by its gain over a period.
+
+The ranking is computed once per command and paged in memory, so every page
+of one leaderboard shows the same moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.embeds import literal, timestamp
+from bot.errors import NoData
+from bot.periods import PERIOD_LABELS, Period, Ranked, is_counter, pages, rank
+from bot.profile import STAT_LABELS, STATS
+from bot.timeutil import utcnow
+from db import history
+
+if TYPE_CHECKING:
+    from bot.discord_bot import TrackerBot
+
+log = logging.getLogger(__name__)
+
+STAT_CHOICES = [app_commands.Choice(name=STAT_LABELS[s], value=s) for s in STATS]
+PERIOD_CHOICES = [app_commands.Choice(name=PERIOD_LABELS[p], value=p.value) for p in Period]
+PAGE_SIZE = 10
+MINE = "➜"
+PARTIAL = "*"
+
+
+def heading(stat: str, period: Period) -> str:
+    label = STAT_LABELS[stat]
+    if is_counter(stat) and period in (Period.CURRENT, Period.SEASON):
+        return f"{label} this season"
+    if period is Period.CURRENT:
+        return label
+    return f"{label}: {PERIOD_LABELS[period].lower()}"
+
+
+def line(entry: Ranked, signed: bool) -> str:
+    s = entry.standing
+    value = f"{s.value:+,}" if signed and s.value else f"{s.value:,}"
+    text = f"{literal(s.name)} ({s.tag}) — {value}{' ' + PARTIAL if s.partial else ''}"
+    if s.mine:
+        return f"`{entry.rank:>4}.` **{MINE} {text}**"
+    return f"`{entry.rank:>4}.` {text}"
+
+
+class Leaderboard:
+    """A ranked board and its pages as embeds."""
+
+    def __init__(
+        self, stat: str, period: Period, board: history.Board, ranked: list[Ranked]
+    ) -> None:
+        self.stat, self.period, self.board = stat, period, board
+        self.pages: list[Sequence[Ranked]] = pages(ranked, PAGE_SIZE)
+
+    def embed(self, index: int) -> discord.Embed:
+        signed = self.period is not Period.CURRENT and not (
+            is_counter(self.stat) and self.period is Period.SEASON
+        )
+        body = "\n".join(line(entry, signed) for entry in self.pages[index])
+        since = self.board.since
+        intro = f"Since {timestamp(since, 'f')}\n\n" if isinstance(since, datetime) else ""
+        embed = discord.Embed(
+            title=heading(self.stat, self.period),
+            description=intro + body,
+            colour=discord.Colour.gold(),
+        )
+        footer = [
+            f"Page {index + 1}/{len(self.pages)}",
+            f"{len(self.board.standings)} players ranked",
+        ]
+        if any(entry.standing.partial for entry in self.pages[index]):
+            footer.append(f"{PARTIAL} tracked for less than the period: gain since tracking began")
+        if self.board.pending:
+            footer.append(f"{self.board.pending} without data yet")
+        embed.set_footer(text=" · ".join(footer))
+        return embed
+
+
+class LeaderboardView(discord.ui.View):
+    """Previous/next buttons that only the invoker may press, until the timeout."""
+
+    def __init__(self, board: Leaderboard, owner_id: int, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.board = board
+        self.owner_id = owner_id
+        self.index = 0
+        self.message: discord.Message | discord.WebhookMessage | None = None
+        self._sync()
+
+    def _sync(self) -> None:
+        self.previous_page.disabled = self.index == 0
+        self.next_page.disabled = self.index >= len(self.board.pages) - 1
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            "Only the person who asked for this leaderboard can turn its pages. "
+            "Run `/leaderboard` yourself to browse it.",
+            ephemeral=True,
+        )
+        return False
+
+    async def _show(self, interaction: discord.Interaction, index: int) -> None:
+        self.index = max(0, min(index, len(self.board.pages) - 1))
+        self._sync()
+        await interaction.response.edit_message(embed=self.board.embed(self.index), view=self)
+
+    @discord.ui.button(label="Previous", emoji="◀", custom_id="leaderboard:prev")
+    async def previous_page(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        await self._show(interaction, self.index - 1)
+
+    @discord.ui.button(label="Next", emoji="▶", custom_id="leaderboard:next")
+    async def next_page(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        await self._show(interaction, self.index + 1)
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.message is None:
+            return
+        try:
+            await self.message.edit(view=self)
+        except discord.HTTPException as exc:
+            # Deleted message or expired token: the buttons are dead either way.
+            log.info("could not disable leaderboard buttons: %s", exc)
+
+
+def in_guild(interaction: discord.Interaction) -> bool:
+    """``guild_only`` is only enforced by Discord's client; refuse a DM here too."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return True
+
+
+class LeaderboardCog(commands.Cog):
+    # Seconds a leaderboard's buttons work; tests shorten it.
+    view_timeout: float = 180.0
+
+    def __init__(self, bot: TrackerBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="leaderboard", description="Rank this server's tracked players")
+    @app_commands.describe(
+        stat="The stat to rank by",
+        period="Current value (default), or the gain over 7 days, 30 days or this season",
+    )
+    @app_commands.choices(stat=STAT_CHOICES, period=PERIOD_CHOICES)
+    @app_commands.guild_only()
+    @app_commands.check(in_guild)
+    async def leaderboard(
+        self,
+        interaction: discord.Interaction,
+        stat: app_commands.Choice[str],
+        period: app_commands.Choice[str] | None = None,
+    ) -> None:
+        chosen = Period(period.value) if period else Period.CURRENT
+        assert interaction.guild_id is not None  # in_guild
+        await interaction.response.defer(thinking=True)
+        async with self.bot.pool.acquire() as con:
+            board = await history.board(
+                con, interaction.guild_id, stat.value, chosen, utcnow(), interaction.user.id
+            )
+        if not board.tracked:
+            raise NoData(
+                "This server tracks no players yet. Someone with Manage Server can add them "
+                "with `/track add` or `/track clan`."
+            )
+        if not board.standings:
+            raise NoData(
+                f"None of the {board.tracked} tracked players has data for this yet; "
+                "the tracker records them shortly after they are added."
+            )
+        leaderboard = Leaderboard(stat.value, chosen, board, rank(board.standings))
+        if len(leaderboard.pages) == 1:
+            await interaction.followup.send(embed=leaderboard.embed(0))
+            return
+        view = LeaderboardView(leaderboard, interaction.user.id, self.view_timeout)
+        view.message = await interaction.followup.send(
+            embed=leaderboard.embed(0), view=view, wait=True
+        )
+
+
+async def setup(bot: TrackerBot) -> None:
+    await bot.add_cog(LeaderboardCog(bot))
