@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pkgutil
+from typing import Any
 
 import asyncpg
 import discord
@@ -43,7 +44,10 @@ class CommandPayloadError(RuntimeError):
 
 
 class TrackerBot(commands.Bot):
-    def __init__(self, *, settings: Settings, pool: asyncpg.Pool, clash: ClashApi) -> None:
+    def __init__(
+        self, *, settings: Settings, pool: asyncpg.Pool, clash: ClashApi, **options: Any
+    ) -> None:
+        """``options`` go to ``commands.Bot`` (tests shorten ``guild_ready_timeout``)."""
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -53,6 +57,7 @@ class TrackerBot(commands.Bot):
             help_command=None,
             # Player names and user input are echoed back; nothing may ping.
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.settings = settings
         self.pool = pool

@@ -21,8 +21,11 @@ class PageView(discord.ui.View):
         *,
         timeout: float = 180.0,
         refusal: str = "Only the person who ran this command can turn its pages.",
+        id_prefix: str = "pages",
     ) -> None:
         super().__init__(timeout=timeout)
+        self.previous_page.custom_id = f"{id_prefix}:prev"
+        self.next_page.custom_id = f"{id_prefix}:next"
         self.render = render
         self.count = count
         self.owner_id = owner_id
@@ -74,12 +77,21 @@ async def send_pages(
     *,
     view_timeout: float = 180.0,
     ephemeral: bool = False,
+    refusal: str | None = None,
+    id_prefix: str = "pages",
 ) -> None:
     """Send page 0 (after a defer), with buttons only when there is more than one page."""
     if count <= 1:
         await interaction.followup.send(embed=render(0), ephemeral=ephemeral)
         return
-    view = PageView(render, count, interaction.user.id, timeout=view_timeout)
+    view = PageView(
+        render,
+        count,
+        interaction.user.id,
+        timeout=view_timeout,
+        id_prefix=id_prefix,
+        **({"refusal": refusal} if refusal else {}),
+    )
     view.message = await interaction.followup.send(
         embed=render(0), view=view, ephemeral=ephemeral, wait=True
     )

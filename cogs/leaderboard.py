@@ -15,8 +15,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import in_guild
 from bot.embeds import literal, timestamp
 from bot.errors import NoData
+from bot.paginator import send_pages
 from bot.periods import PERIOD_LABELS, Period, Ranked, is_counter, pages, rank
 from bot.profile import STAT_LABELS, STATS
 from bot.timeutil import utcnow
@@ -85,64 +87,6 @@ class Leaderboard:
         return embed
 
 
-class LeaderboardView(discord.ui.View):
-    """Previous/next buttons that only the invoker may press, until the timeout."""
-
-    def __init__(self, board: Leaderboard, owner_id: int, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self.board = board
-        self.owner_id = owner_id
-        self.index = 0
-        self.message: discord.Message | discord.WebhookMessage | None = None
-        self._sync()
-
-    def _sync(self) -> None:
-        self.previous_page.disabled = self.index == 0
-        self.next_page.disabled = self.index >= len(self.board.pages) - 1
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(
-            "Only the person who asked for this leaderboard can turn its pages. "
-            "Run `/leaderboard` yourself to browse it.",
-            ephemeral=True,
-        )
-        return False
-
-    async def _show(self, interaction: discord.Interaction, index: int) -> None:
-        self.index = max(0, min(index, len(self.board.pages) - 1))
-        self._sync()
-        await interaction.response.edit_message(embed=self.board.embed(self.index), view=self)
-
-    @discord.ui.button(label="Previous", emoji="◀", custom_id="leaderboard:prev")
-    async def previous_page(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
-        await self._show(interaction, self.index - 1)
-
-    @discord.ui.button(label="Next", emoji="▶", custom_id="leaderboard:next")
-    async def next_page(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
-        await self._show(interaction, self.index + 1)
-
-    async def on_timeout(self) -> None:
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        if self.message is None:
-            return
-        try:
-            await self.message.edit(view=self)
-        except discord.HTTPException as exc:
-            # Deleted message or expired token: the buttons are dead either way.
-            log.info("could not disable leaderboard buttons: %s", exc)
-
-
-def in_guild(interaction: discord.Interaction) -> bool:
-    """``guild_only`` is only enforced by Discord's client; refuse a DM here too."""
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage()
-    return True
-
-
 class LeaderboardCog(commands.Cog):
     # Seconds a leaderboard's buttons work; tests shorten it.
     view_timeout: float = 180.0
@@ -182,12 +126,14 @@ class LeaderboardCog(commands.Cog):
                 "the tracker records them shortly after they are added."
             )
         leaderboard = Leaderboard(stat.value, chosen, board, rank(board.standings))
-        if len(leaderboard.pages) == 1:
-            await interaction.followup.send(embed=leaderboard.embed(0))
-            return
-        view = LeaderboardView(leaderboard, interaction.user.id, self.view_timeout)
-        view.message = await interaction.followup.send(
-            embed=leaderboard.embed(0), view=view, wait=True
+        await send_pages(
+            interaction,
+            leaderboard.embed,
+            len(leaderboard.pages),
+            view_timeout=self.view_timeout,
+            refusal="Only the person who asked for this leaderboard can turn its pages. "
+            "Run `/leaderboard` yourself to browse it.",
+            id_prefix="leaderboard",
         )
 
 

@@ -77,7 +77,7 @@ RETURNING guild_id
 
 # A stopped feed's backlog is dropped: turned on again later, it starts fresh
 # instead of flooding the channel with stale changes. Unsent batches take
-# their rows with them (ON DELETE CASCADE, migration 0004).
+# their rows with them (ON DELETE CASCADE, migration 0003).
 DROP_UNSENT_BATCHES = """
 DELETE FROM feed_batches
 WHERE guild_id = $1 AND sent_at IS NULL AND ($2::bigint IS NULL OR channel_id = $2)

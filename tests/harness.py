@@ -101,11 +101,12 @@ async def running_bot(dsn: str, data_dir: Path, **extra: str) -> AsyncIterator[H
         pool = await create_pool(dsn, settings)
         clash = ClashApi(settings)
         await clash.start()
-        bot = TrackerBot(settings=settings, pool=pool, clash=clash)
+        bot = TrackerBot(settings=settings, pool=pool, clash=clash, guild_ready_timeout=0.05)
         runner = asyncio.create_task(bot.start(settings.discord_token.get()))
         try:
             await asyncio.wait_for(discord.ready.wait(), 15)
             await discord.wait_synced(GUILD_ID)
+            await asyncio.wait_for(bot.wait_until_ready(), 15)
             yield Harness(discord, coc, bot, pool, settings)
         finally:
             await bot.close()

@@ -36,19 +36,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.coc_api import FakeCocApi, make_player
+from tests.fakes.coc_api import make_player
 from tests.fakes.discord_server import FakeDiscord
+from tests.harness import GUILD_ID, fakes
 
 pytestmark = [pytest.mark.docker, pytest.mark.heavy]
 
 REPO = Path(__file__).resolve().parents[2]
-GUILD_ID = 5000
 TAG = "#2PP"
 PLAYER_NAME = "Docker Proof"
 GRACE_SECONDS = 20.0  # docker-compose.yml: stop_grace_period of the bot
@@ -215,19 +215,6 @@ def finished_at(state: dict) -> float:
     raw = state["FinishedAt"]
     head, _, frac = raw.rstrip("Z").partition(".")
     return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00").timestamp()
-
-
-@contextlib.asynccontextmanager
-async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeCocApi]]:
-    discord = FakeDiscord(guild_ids=(GUILD_ID,))
-    coc = FakeCocApi(tokens=("test-token",))
-    await discord.start()
-    await coc.start()
-    try:
-        yield discord, coc
-    finally:
-        await coc.stop()
-        await discord.stop()
 
 
 async def wait_until(
