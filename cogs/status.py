@@ -26,7 +26,7 @@ class StatusCog(commands.Cog):
         await interaction.response.defer(thinking=True)
         start = time.perf_counter()
         async with self.bot.pool.acquire() as con:
-            await con.fetchval("SELECT 1")
+            await tracker_db.ping(con)
             db_ms = (time.perf_counter() - start) * 1000
             state = await tracker_db.status(con)
             backlog = await tracker_db.backlog(con)

@@ -62,7 +62,8 @@ ORDER BY observed_at
 
 _STAT_LIST = ", ".join(VALUE_COLUMNS)
 
-CURRENT_STATS = f"SELECT name, fetched_at, {_STAT_LIST} FROM players WHERE tag = $1"
+# Column names from constants only; the tag is a parameter.
+CURRENT_STATS = "SELECT name, fetched_at, " + _STAT_LIST + " FROM players WHERE tag = $1"
 
 # The baseline of a gain from $2: the last row at or before it, else the first row.
 BASELINE = f"""

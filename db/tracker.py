@@ -224,6 +224,8 @@ FROM player_polls
 
 COUNT_CLANS = "SELECT count(*) FROM clan_polls WHERE gone_at IS NULL"
 
+PING = "SELECT 1"
+
 NEXT_DUE = """
 SELECT LEAST(
     (SELECT min(next_poll_at) FROM player_polls WHERE gone_at IS NULL),
@@ -423,3 +425,8 @@ async def count_clans(con: asyncpg.Connection) -> int:
 async def seconds_to_next_due(con: asyncpg.Connection) -> float | None:
     wait = await con.fetchval(NEXT_DUE)
     return None if wait is None else wait.total_seconds()
+
+
+async def ping(con: asyncpg.Connection) -> None:
+    """The cheapest round trip, for /status's database latency."""
+    await con.fetchval(PING)

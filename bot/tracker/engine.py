@@ -177,7 +177,8 @@ class Tracker:
                 if await sql.unpause(con):
                     log.info("tracker resumed: the API answers again")
         self._sweep.players += polled
-        return max(polled, 1) if (clans or tags) else 0
+        # Work was done even if every request failed: the caller should look again.
+        return max(polled, 1)
 
     async def _end_sweep(self) -> None:
         sweep = self._sweep

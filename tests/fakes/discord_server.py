@@ -126,6 +126,15 @@ class Interaction:
         self.response: Message | None = None
         self.choices: list[JSON] | None = None  # autocomplete (type 8) result
         self.modal: JSON | None = None  # type 9 callback data
+        # time.monotonic() when the fake sent it and when the bot's first callback arrived:
+        # Discord drops an interaction not acknowledged within 3 s.
+        self.sent_at: float = time.monotonic()
+        self.first_callback_at: float | None = None
+
+    @property
+    def ack_latency(self) -> float | None:
+        """Seconds from sending the interaction to the bot's first callback (reply or defer)."""
+        return None if self.first_callback_at is None else self.first_callback_at - self.sent_at
 
     @property
     def deferred(self) -> bool:
@@ -926,6 +935,8 @@ class FakeDiscord:
         kind, data = int(q.body["type"]), q.body.get("data") or {}
         if kind in (6, 7) and it.original is None:
             raise DiscordError(400, "Invalid Form Body", 50035)
+        if it.first_callback_at is None:
+            it.first_callback_at = time.monotonic()
         it.callback_types.append(kind)
         msg: Message | None = None
         if kind == 4:
