@@ -20,15 +20,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class BotProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, command: str = "run") -> None:
         self.env = env
         self.log_path = log_path
+        self.command = command
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: ASYNC230 - a log file handed to the child
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=ROOT, env=self.env, stdout=log, stderr=log
+            sys.executable,
+            "-m",
+            "bot",
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
         )
         log.close()
 
