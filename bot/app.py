@@ -2,7 +2,7 @@
 
 Start: database (embedded unless DATABASE_URL), pool, migrations, the Clash
 of Clans client, then the Discord bot and the tracker. Stop on SIGTERM or
-SIGINT: the bot, the tracker (after its current batch), the Clash client,
+SIGINT: the bot, the tracker (writing what its batch got), the Clash client,
 the pool (``wait_for(pool.close())``, terminated on timeout), the embedded
 server. A clean stop exits 0.
 """
@@ -140,7 +140,7 @@ async def run_bot(settings: Settings) -> int:
                     await runner
         finally:
             if tracker_task is not None:
-                # The tracker finishes the batch in hand before the pool closes.
+                # The tracker writes what its batch already got before the pool closes.
                 tracker_stop.set()
                 await tracker_task
             heart.cancel()

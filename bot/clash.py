@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -25,6 +26,7 @@ from bot.errors import (
     PlayerNotFound,
 )
 from bot.settings import Settings
+from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,34 @@ COMMAND_DEADLINE = 12.0
 # re-keys a minute means coc.py's loop after an IP change (NOTES.md): stop it
 # and build a fresh client instead.
 MAX_REKEYS_PER_MINUTE = 3
+
+
+def fetched_at(data: Mapping[str, Any]) -> datetime:
+    """When the API answered with ``data``: the observation time of a command's lookup.
+
+    coc.py serves repeated lookups from its cache (up to the API's max-age, 60 s
+    for players) and stamps each body with the epoch time of its real fetch.
+    Stamping a cached body with the present instead made an old profile look
+    newer than the tracker's last poll, writing a bogus change back to history.
+    """
+    stamp = data.get("timestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return datetime.fromtimestamp(stamp, UTC)
+    return utcnow()
+
+
+def _object(data: object) -> dict[str, Any]:
+    """A 200 body that is a player or clan object, else ``ApiUnavailable``.
+
+    coc.py hands back a non-JSON 200 (a proxy's HTML page) as a string and an
+    empty body as ``{}``; parsing those raised AttributeError or ValueError,
+    which commands answered with "Something went wrong" and the tracker logged
+    as an unexpected error with a traceback on every poll.
+    """
+    if isinstance(data, dict) and isinstance(data.get("tag"), str) and data["tag"]:
+        return data
+    kind = "empty object" if isinstance(data, dict) else type(data).__name__
+    raise ApiUnavailable(f"unreadable body ({kind})")
 
 
 def _map_error(exc: BaseException, tag: str, *, clan: bool = False) -> Exception:
@@ -176,23 +206,25 @@ class ClashApi:
         ``fresh`` bypasses coc.py's cache both ways: the tracker must see the
         newest data and must not fill the cache with thousands of profiles.
         """
-        return await self._call(
+        data = await self._call(
             lambda: self.client.http.get_player(
                 tag, lookup_cache=not fresh, update_cache=not fresh
             ),
             tag,
             deadline=deadline,
         )
+        return _object(data)
 
     async def get_clan(
         self, tag: str, *, fresh: bool = False, deadline: float | None = COMMAND_DEADLINE
     ) -> dict[str, Any]:
-        return await self._call(
+        data = await self._call(
             lambda: self.client.http.get_clan(tag, lookup_cache=not fresh, update_cache=not fresh),
             tag,
             clan=True,
             deadline=deadline,
         )
+        return _object(data)
 
     async def verify_token(self, tag: str, token: str) -> bool:
         """True when ``token`` is the player's current in-game API token."""

@@ -17,6 +17,9 @@ class UserFacingError(Exception):
 
 class InvalidTag(UserFacingError):
     def __init__(self, raw: str) -> None:
+        # Shown in a code span: control characters and bidi overrides cannot be shown
+        # (an RTL mark would reverse the rest of the line) and a backtick ends the span.
+        raw = "".join(c for c in raw if c.isprintable() and c != "`")
         shown = raw if len(raw) <= 20 else raw[:20] + "…"
         super().__init__(
             f"`{shown}` is not a valid Clash of Clans tag. Tags look like `#2PP0JCCL`: 3 to 12 "

@@ -207,7 +207,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
 
     database_url = r.url("DATABASE_URL", ("postgres", "postgresql"), secret=True)
     pool_min = r.integer("POOL_MIN_SIZE", 2, 0, 1000)
-    pool_max = r.integer("POOL_MAX_SIZE", 10, 1, 1000)
+    # At least 2: the feed sender holds one connection for LISTEN, and with a pool
+    # of 1 every command waited forever for the other (no reply, nothing logged).
+    pool_max = r.integer("POOL_MAX_SIZE", 10, 2, 1000)
     if pool_min is not None and pool_max is not None and pool_min > pool_max:
         r.problems.append(f"POOL_MIN_SIZE ({pool_min}) is larger than POOL_MAX_SIZE ({pool_max})")
 

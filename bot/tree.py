@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -46,9 +47,15 @@ async def reply_ephemeral(interaction: discord.Interaction, message: str) -> Non
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException as exc:
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
         # The interaction expired or Discord is down: nothing more to tell the user.
-        log.warning("could not send the error reply for interaction %s: %s", interaction.id, exc)
+        # (A connection error escaped on_error before: "Task exception was never retrieved".)
+        log.warning(
+            "could not send the error reply for interaction %s: %s: %s",
+            interaction.id,
+            type(exc).__name__,
+            exc,
+        )
 
 
 class TrackerTree(app_commands.CommandTree):
@@ -57,6 +64,16 @@ class TrackerTree(app_commands.CommandTree):
     ) -> None:
         message = describe_error(error)
         command = interaction.command.qualified_name if interaction.command else "?"
+        if interaction.client.is_closed():
+            # Shutting down: discord.py's HTTP session is closed, so no reply can be
+            # sent; trying raised RuntimeError out of this handler, with a traceback.
+            original = getattr(error, "original", error)
+            log.warning(
+                "command /%s interrupted by shutdown (%s): no reply sent",
+                command,
+                type(original).__name__,
+            )
+            return
         if message is None:
             original = getattr(error, "original", error)
             log.error(

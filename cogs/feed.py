@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import manage_guild
 from bot.embeds import literal, timestamp
 from bot.errors import NoData, NotAllowed, UserFacingError
 from bot.feed import FeedSender
@@ -33,7 +34,10 @@ REQUIRED_PERMISSIONS = {
 
 class UnknownEventKind(UserFacingError):
     def __init__(self, unknown: Sequence[str]) -> None:
-        shown = ", ".join(f"`{literal(k)[:30]}`" for k in unknown[:5])
+        # In a code span: drop what cannot be shown there (control characters, bidi
+        # overrides, the backtick that would end the span).
+        printable = ["".join(c for c in k if c.isprintable() and c != "`") for k in unknown[:5]]
+        shown = ", ".join(f"`{literal(k)[:30]}`" for k in printable)
         super().__init__(
             f"Unknown event kind {shown}. Use a comma-separated list of: "
             + ", ".join(EVENT_KINDS)
@@ -144,6 +148,11 @@ class FeedCog(commands.Cog):
                 target = await channel.fetch()
             except (discord.NotFound, discord.Forbidden):
                 return discord.Permissions.none()
+        # Discord offers only this server's text and news channels here; a forged
+        # interaction can name any channel (a voice channel, another server's), and the
+        # feed must not post there.
+        if not isinstance(target, discord.TextChannel) or target.guild.id != guild.id:
+            return discord.Permissions.none()
         me = guild.me
         if me is None:
             assert self.bot.user is not None
@@ -155,7 +164,7 @@ class FeedCog(commands.Cog):
         channel="The channel to post in",
         events="Only these kinds of change, comma-separated (leave empty for all)",
     )
-    @app_commands.checks.has_permissions(manage_guild=True)
+    @manage_guild()
     async def set_feed(
         self, interaction: discord.Interaction, channel: FeedChannel, events: str | None = None
     ) -> None:
@@ -183,7 +192,7 @@ class FeedCog(commands.Cog):
         return [app_commands.Choice(name=n, value=v) for n, v in suggest_kinds(current)]
 
     @feed.command(name="off", description="Stop posting this server's tracked changes")
-    @app_commands.checks.has_permissions(manage_guild=True)
+    @manage_guild()
     async def off(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         async with self.bot.pool.acquire() as con:
@@ -200,7 +209,7 @@ class FeedCog(commands.Cog):
         )
 
     @feed.command(name="show", description="Show where and what this server's feed posts")
-    @app_commands.checks.has_permissions(manage_guild=True)
+    @manage_guild()
     async def show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         async with self.bot.pool.acquire() as con:

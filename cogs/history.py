@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
 from bot.charts import render_history
+from bot.checks import BoundedInt
 from bot.embeds import literal, timestamp
 from bot.errors import NoData
 from bot.periods import Observation, Series, build_series, gain_column, is_counter
@@ -134,7 +135,7 @@ class HistoryCog(commands.Cog):
         interaction: discord.Interaction,
         tag: str,
         stat: app_commands.Choice[str],
-        days: app_commands.Range[int, 1, 365] = 30,
+        days: app_commands.Transform[int, BoundedInt(1, 365)] = 30,
     ) -> None:
         canonical = parse_tag(tag)
         now = utcnow()
@@ -174,7 +175,7 @@ class HistoryCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         tag: str,
-        days: app_commands.Range[int, 1, 365] = 7,
+        days: app_commands.Transform[int, BoundedInt(1, 365)] = 7,
     ) -> None:
         canonical = parse_tag(tag)
         start = utcnow() - timedelta(days=days)

@@ -10,12 +10,12 @@ from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
 from bot.checks import manage_guild
+from bot.clash import fetched_at
 from bot.embeds import literal
 from bot.errors import LimitReached, NoData, NotAllowed
 from bot.limits import MAX_LINKS_PER_USER, MAX_TRACKED_PLAYERS
 from bot.profile import PlayerProfile
 from bot.tags import parse_tag
-from bot.timeutil import utcnow
 from bot.tracker.observe import record_lookup
 from db import links, tracking
 
@@ -71,7 +71,8 @@ class LinkCog(commands.Cog):
         if existing is None and count >= MAX_LINKS_PER_USER:
             raise LimitReached(f"You already have {count} linked accounts, the most allowed.")
 
-        profile = PlayerProfile.from_api(await self.bot.clash.get_player(canonical))
+        raw = await self.bot.clash.get_player(canonical)
+        profile = PlayerProfile.from_api(raw)
         verified = False
         if token is not None:
             verified = await self.bot.clash.verify_token(canonical, token)
@@ -84,7 +85,7 @@ class LinkCog(commands.Cog):
         async with self.bot.pool.acquire() as con:
             async with con.transaction():
                 await links.save_link(con, canonical, user_id, verified)
-                await record_lookup(con, profile, utcnow())
+                await record_lookup(con, profile, fetched_at(raw))
             if interaction.guild_id is not None:
                 if await tracking.count_guild_players(con, interaction.guild_id) < (
                     MAX_TRACKED_PLAYERS

@@ -9,10 +9,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
+from bot.clash import fetched_at
 from bot.embeds import player_embed
 from bot.profile import PlayerProfile
 from bot.tags import parse_tag
-from bot.timeutil import utcnow
 from bot.tracker.observe import record_lookup
 from db import tracking
 
@@ -34,7 +34,7 @@ class PlayerCog(commands.Cog):
         profile = PlayerProfile.from_api(raw)
         info = None
         async with self.bot.pool.acquire() as con:
-            await record_lookup(con, profile, utcnow())
+            await record_lookup(con, profile, fetched_at(raw))
             if interaction.guild_id is not None:
                 info = await tracking.tracking_info(con, interaction.guild_id, canonical)
         embed = player_embed(

@@ -10,13 +10,13 @@ from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
 from bot.checks import in_guild, manage_guild
+from bot.clash import fetched_at
 from bot.embeds import literal
 from bot.errors import LimitReached, NoData
 from bot.limits import MAX_TRACKED_CLANS, MAX_TRACKED_PLAYERS
 from bot.paginator import send_pages
 from bot.profile import PlayerProfile
 from bot.tags import parse_tag
-from bot.timeutil import utcnow
 from bot.tracker.observe import record_clan, record_lookup
 from db import tracking
 
@@ -38,6 +38,36 @@ def _player_line(row: asyncpg.Record) -> str:
     extra = f" ({', '.join(how)})" if how else ""
     th = f" TH{row['town_hall']}" if row["town_hall"] else ""
     return f"**{name}** `{row['tag']}`{th}{extra}"
+
+
+async def send_tracked_list(bot: TrackerBot, interaction: discord.Interaction) -> None:
+    """The guild's tracked players and clans, paged (``/track list`` and ``/tracked``)."""
+    assert interaction.guild_id is not None
+    await interaction.response.defer(thinking=True)
+    async with bot.pool.acquire() as con:
+        rows = await tracking.guild_players(con, interaction.guild_id)
+        clans = await tracking.guild_clans(con, interaction.guild_id)
+    if not rows and not clans:
+        raise NoData("This server tracks nobody yet. Start with `/track add` or `/track clan`.")
+    lines = [_player_line(r) for r in rows]
+    clan_text = ", ".join(
+        f"{literal(c['name']) if c['name'] else '?'} `{c['clan_tag']}`" for c in clans
+    )
+    pages = max(1, -(-len(lines) // PAGE_SIZE))
+
+    def render(index: int) -> discord.Embed:
+        chunk = lines[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
+        embed = discord.Embed(
+            title=f"Tracked players ({len(lines)})",
+            description="\n".join(chunk) or "No players yet.",
+            colour=discord.Colour.green(),
+        )
+        if clan_text:
+            embed.add_field(name=f"Tracked clans ({len(clans)})", value=clan_text[:1024])
+        embed.set_footer(text=f"Page {index + 1}/{pages}")
+        return embed
+
+    await send_pages(interaction, render, pages)
 
 
 @app_commands.guild_only()
@@ -63,10 +93,12 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
                 f"({MAX_TRACKED_PLAYERS}). Remove some with `/track remove` first."
             )
         await interaction.response.defer(thinking=True)
-        profile = PlayerProfile.from_api(await self.bot.clash.get_player(canonical))
-        async with self.bot.pool.acquire() as con:
+        raw = await self.bot.clash.get_player(canonical)
+        profile = PlayerProfile.from_api(raw)
+        async with self.bot.pool.acquire() as con, con.transaction():
+            # One transaction: a database outage here leaves nothing half done.
             new = await tracking.track_player(con, guild_id, canonical, interaction.user.id)
-            await record_lookup(con, profile, utcnow())
+            await record_lookup(con, profile, fetched_at(raw))
         name = literal(profile.name)
         if new:
             message = f"Now tracking **{name}** (`{canonical}`)."
@@ -97,32 +129,7 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
     @app_commands.command(name="list", description="List the players and clans tracked here")
     @app_commands.check(in_guild)
     async def list_(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        await interaction.response.defer(thinking=True)
-        async with self.bot.pool.acquire() as con:
-            rows = await tracking.guild_players(con, interaction.guild_id)
-            clans = await tracking.guild_clans(con, interaction.guild_id)
-        if not rows and not clans:
-            raise NoData("This server tracks nobody yet. Start with `/track add` or `/track clan`.")
-        lines = [_player_line(r) for r in rows]
-        clan_text = ", ".join(
-            f"{literal(c['name']) if c['name'] else '?'} `{c['clan_tag']}`" for c in clans
-        )
-        pages = max(1, -(-len(lines) // PAGE_SIZE))
-
-        def render(index: int) -> discord.Embed:
-            chunk = lines[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
-            embed = discord.Embed(
-                title=f"Tracked players ({len(lines)})",
-                description="\n".join(chunk) or "No players yet.",
-                colour=discord.Colour.green(),
-            )
-            if clan_text:
-                embed.add_field(name=f"Tracked clans ({len(clans)})", value=clan_text[:1024])
-            embed.set_footer(text=f"Page {index + 1}/{pages}")
-            return embed
-
-        await send_pages(interaction, render, pages)
+        await send_tracked_list(self.bot, interaction)
 
     @app_commands.command(
         name="clan", description="Track every member of a clan, following joins and leaves"
@@ -160,7 +167,7 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
                     canonical,
                     data,
                     previous,
-                    utcnow(),
+                    fetched_at(data),
                     self.bot.settings.track_interval_seconds,
                 )
         shown = literal(name) if name else canonical
@@ -198,6 +205,14 @@ class TrackCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.group.name)
+
+    # Discord's default permission covers a whole top-level command, so /track (for
+    # Manage Server) hides /track list from members; /tracked shows them the list.
+    @app_commands.command(name="tracked", description="List the players and clans tracked here")
+    @app_commands.guild_only()
+    @app_commands.check(in_guild)
+    async def tracked(self, interaction: discord.Interaction) -> None:
+        await send_tracked_list(self.bot, interaction)
 
 
 async def setup(bot: TrackerBot) -> None:

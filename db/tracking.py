@@ -191,7 +191,8 @@ async def autocomplete_tags(
 ) -> list[asyncpg.Record]:
     from bot.tags import normalise_tag
 
-    text = current.strip()[:50]
+    # PostgreSQL text cannot hold NUL: the query would fail on every keystroke after one.
+    text = current.replace("\x00", "").strip()[:50]
     tag_part = normalise_tag(text)[1:] if text else ""
     return await con.fetch(
         AUTOCOMPLETE_TAGS, user_id, guild_id or 0, tag_part if text else "", text, limit

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -73,6 +73,7 @@ class _Outcome:
     retry: dict[str, str] = field(default_factory=dict)
     pause: tuple[float, str] | None = None
     paused_tags: list[str] = field(default_factory=list)
+    rate_limited: bool = False
 
 
 class Tracker:
@@ -97,6 +98,8 @@ class Tracker:
         self._rate_limits = 0
         self._answered = 0  # requests the API answered (a 404 is an answer)
         self.last_beat = time.monotonic()
+        # Set by run()'s stop: requests still in flight are then abandoned.
+        self._stopping = asyncio.Event()
 
     @property
     def lease_seconds(self) -> float:
@@ -110,8 +113,13 @@ class Tracker:
     # -- the loop --------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set; the batch in hand is finished first."""
+        """Work until ``stop`` is set.
+
+        On stop, requests still in flight are abandoned (their players are
+        released, still due); what was already answered is written whole.
+        """
         log.info("tracker started (interval %.1f s)", self.interval)
+        self._stopping = stop
         failures = 0
         while not stop.is_set():
             self.last_beat = time.monotonic()
@@ -208,7 +216,11 @@ class Tracker:
             outcome.pause = (self.options.maintenance_pause, "API maintenance")
             outcome.paused_tags.append(tag)
         elif isinstance(exc, ApiRateLimited):
-            self._rate_limits += 1
+            # One back-off step per batch that met 429s, not per request: a batch
+            # of 500 would otherwise jump straight to max_backoff on one burst.
+            if not outcome.rate_limited:
+                outcome.rate_limited = True
+                self._rate_limits += 1
             wait = min(
                 self.options.max_backoff,
                 self.options.rate_limit_backoff * 2 ** (self._rate_limits - 1),
@@ -243,7 +255,9 @@ class Tracker:
                 return tag, exc, self.clock()
 
         outcome = _Outcome()
-        for tag, result, at in await asyncio.gather(*(one(t) for t in tags)):
+        results = await self._until_stopped([one(t) for t in tags])
+        released = [t for t, r in zip(tags, results, strict=True) if r is None]
+        for tag, result, at in (r for r in results if r is not None):
             if isinstance(result, PlayerProfile):
                 outcome.ok.append(Observation(result, at))
             else:
@@ -276,10 +290,15 @@ class Tracker:
             if outcome.pause is not None:
                 await sql.release(con, outcome.paused_tags, [])
                 await sql.pause(con, *outcome.pause)
+            # Cut off by a stop: still due, so the next start polls them at once.
+            await sql.release(con, released, [])
 
         await self._write(write)
         if outcome.pause is not None:
             log.warning("tracker paused for %.0f s: %s", *outcome.pause)
+        _log_retries(
+            "player", outcome.retry, len(tags), min(self.interval, self.options.retry_delay)
+        )
         return len(outcome.ok)
 
     async def _poll_clans(self, clans: list[asyncpg.Record]) -> int:
@@ -297,11 +316,12 @@ class Tracker:
             except Exception as exc:
                 return clan_tag, exc, self.clock()
 
-        results = await asyncio.gather(*(one(c["clan_tag"]) for c in clans))
+        results = await self._until_stopped([one(c["clan_tag"]) for c in clans])
+        released = [c["clan_tag"] for c, r in zip(clans, results, strict=True) if r is None]
         previous = {c["clan_tag"]: list(c["members"]) for c in clans}
         polled = 0
         outcome = _Outcome()
-        for clan_tag, result, at in results:
+        for clan_tag, result, at in (r for r in results if r is not None):
             if isinstance(result, dict):
                 data = result
 
@@ -332,11 +352,44 @@ class Tracker:
             if outcome.pause is not None:
                 await sql.release(con, [], outcome.paused_tags)
                 await sql.pause(con, *outcome.pause)
+            await sql.release(con, [], released)
 
         self._answered += len(outcome.missing)
-        if outcome.missing or outcome.retry or outcome.pause:
+        if outcome.missing or outcome.retry or outcome.pause or released:
             await self._write(write_faults)
+        if outcome.pause is not None:
+            log.warning("tracker paused for %.0f s: %s", *outcome.pause)
+        _log_retries(
+            "clan", outcome.retry, len(clans), min(self.interval, self.options.retry_delay)
+        )
         return polled
+
+    async def _until_stopped(self, requests: Sequence[Awaitable[T]]) -> list[T | None]:
+        """The requests' results; once stop is set, those still in flight are cancelled (None).
+
+        A stop must not wait for a batch of slow requests (500 at the API's pace
+        take longer than a container's stop grace): what was answered is still
+        written in one transaction, the rest is released and polled again.
+        """
+        tasks = [asyncio.ensure_future(r) for r in requests]
+        # return_exceptions: a cancelled request must not leave the gather holding
+        # an exception nobody retrieves (asyncio logs those with a traceback).
+        batch = asyncio.gather(*tasks, return_exceptions=True)
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({batch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not batch.done():
+                for task in tasks:
+                    task.cancel()  # a no-op for those already answered
+                await asyncio.wait(tasks)
+        if any(t.cancelled() for t in tasks):
+            log.info(
+                "tracker stopping: %d request(s) in flight abandoned, released for the next poll",
+                sum(t.cancelled() for t in tasks),
+            )
+        return [None if t.cancelled() else t.result() for t in tasks]
 
     async def _write(self, write: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
         """Run ``write`` in one transaction; on a database outage keep it and retry.
@@ -353,6 +406,15 @@ class Tracker:
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
+                if self._stopping.is_set():
+                    # Retrying forever here kept a stopping process alive while
+                    # the database was down; the batch is dropped whole instead.
+                    log.warning(
+                        "tracker stopping with the database unavailable (%s): a batch was "
+                        "not written; its players are polled again when their leases expire",
+                        type(exc).__name__,
+                    )
+                    return
                 attempt += 1
                 wait = min(10.0, 0.25 * 2**attempt)
                 log.warning(
@@ -361,7 +423,21 @@ class Tracker:
                     attempt,
                     wait,
                 )
-                await asyncio.sleep(wait)
+                await _wait(self._stopping, wait)
+
+
+def _log_retries(kind: str, retry: dict[str, str], batch: int, delay: float) -> None:
+    """One line per batch for requests that failed and are retried (timeouts, 5xx,
+    unreadable bodies): without it an API outage left no trace in the log."""
+    if retry:
+        log.warning(
+            "tracker: %d of %d %s request(s) failed (%s); retrying in %.1f s",
+            len(retry),
+            batch,
+            kind,
+            ", ".join(sorted(set(retry.values()))),
+            delay,
+        )
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

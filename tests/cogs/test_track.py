@@ -179,3 +179,13 @@ async def test_status_reports_tracking(harness: Harness) -> None:
     paused = await harness.run("status")
     fields = {f["name"]: f["value"] for f in paused.embeds[0]["fields"]}
     assert fields["Tracker"].startswith("Paused: API maintenance")
+
+
+async def test_members_see_the_list_through_tracked(harness: Harness) -> None:
+    """/track is Manage Server by default (hidden from members); /tracked is for everyone."""
+    synced = {c["name"]: c for c in harness.discord.synced[GUILD_ID]}
+    assert synced["tracked"].get("default_member_permissions") is None
+    harness.coc.set_player(make_player(TAG, name="Alpha"))
+    await harness.run("track", sub("add", opt("tag", TAG)), permissions=MANAGE_GUILD)
+    reply = await harness.run("tracked", permissions=0)
+    assert "**Alpha** `#2PP0JCCL`" in reply.embeds[0]["description"]
