@@ -29,7 +29,7 @@ For every interaction:
 
 ``test_hostile_input_quick`` runs a few examples per command with the normal
 suite; ``test_hostile_input_heavy`` (``-m heavy``) runs many and prints the
-figures that docs/reliability-input.md quotes.
+figures that RELIABILITY.md quotes.
 """
 
 from __future__ import annotations
