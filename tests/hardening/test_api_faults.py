@@ -22,9 +22,10 @@ import pytest
 
 from bot.clash import ClashApi
 from bot.errors import ApiUnavailable
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.tracker.engine import Tracker, TrackerOptions
 from db import tracking
+from tests.bot.tracker.conftest import tracker_settings
 from tests.fakes.coc_api import FakeCocApi, make_player
 from tests.hardening.faults import eventually, fetch_history, log_problems
 from tests.harness import MANAGE_GUILD, opt, running_bot, sub
@@ -86,17 +87,7 @@ class Flaky:
 async def flaky(db_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[Flaky, Tracker]]:
     api = FakeCocApi(tokens=("test-token",))
     await api.start()
-    settings = load_settings(
-        {
-            "DISCORD_TOKEN": "x",
-            "COC_TOKENS": "test-token",
-            "COC_API_BASE_URL": api.base_url,
-            "COC_THROTTLE_LIMIT": "1000",
-            "DATABASE_URL": db_dsn,
-            "DATA_DIR": str(tmp_path),
-            "TRACK_INTERVAL_SECONDS": "1",
-        }
-    )
+    settings = tracker_settings(api, db_dsn, tmp_path, interval=1)
     pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=5)
     clash = ClashApi(settings)
     await clash.start()

@@ -100,21 +100,26 @@ class Env:
             return await con.fetchval(query, *args)
 
 
-@pytest.fixture
-async def env(db_dsn: str, tmp_path: Path) -> AsyncIterator[Env]:
-    api = FakeCocApi(tokens=("test-token",))
-    await api.start()
-    settings = load_settings(
+def tracker_settings(api: FakeCocApi, dsn: str, data_dir: Path, *, interval: float) -> Settings:
+    """Settings for a tracker against the fake API, with no throttle to speak of."""
+    return load_settings(
         {
             "DISCORD_TOKEN": "x",
             "COC_TOKENS": "test-token",
             "COC_API_BASE_URL": api.base_url,
             "COC_THROTTLE_LIMIT": "1000",
-            "DATABASE_URL": db_dsn,
-            "DATA_DIR": str(tmp_path),
-            "TRACK_INTERVAL_SECONDS": "60",
+            "DATABASE_URL": dsn,
+            "DATA_DIR": str(data_dir),
+            "TRACK_INTERVAL_SECONDS": str(interval),
         }
     )
+
+
+@pytest.fixture
+async def env(db_dsn: str, tmp_path: Path) -> AsyncIterator[Env]:
+    api = FakeCocApi(tokens=("test-token",))
+    await api.start()
+    settings = tracker_settings(api, db_dsn, tmp_path, interval=60)
     pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=10)
     e = Env(api, pool, settings, Clock(), [], [])
     try:
