@@ -41,11 +41,14 @@ class Supervisor:
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         stable_after: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``stable_after``: a task that ran this long resets its back-off."""
+        """``stable_after``: a task that ran this long resets its back-off. ``clock``
+        measures how long a task ran (tests move it); back-offs are real waits."""
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.stable_after = stable_after
+        self._clock = clock
         self._states: dict[str, TaskState] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._ending: dict[str, asyncio.Event] = {}
@@ -65,7 +68,7 @@ class Supervisor:
     async def _watch(self, state: TaskState, factory: TaskFactory, ending: asyncio.Event) -> None:
         failures = 0
         while not ending.is_set():
-            started = time.monotonic()
+            started = self._clock()
             state.running, state.restart_at = True, None
             try:
                 await factory()
@@ -83,7 +86,7 @@ class Supervisor:
             state.running = False
             if ending.is_set():
                 break
-            now = time.monotonic()
+            now = self._clock()
             state.down_since = now
             failures = 1 if now - started >= self.stable_after else failures + 1
             wait = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
