@@ -25,6 +25,28 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+class _DropMessages(logging.Filter):
+    """Drops records whose message is one of ``messages`` exactly; lets the rest through."""
+
+    def __init__(self, messages: Iterable[str]) -> None:
+        super().__init__()
+        self._messages = frozenset(messages)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg in self._messages)
+
+
+# discord.py warns at every start that voice needs PyNaCl and davey; this bot has no
+# voice, so those two lines are noise. Only they are dropped: discord.client's other
+# warnings stay.
+_NO_VOICE = _DropMessages(
+    (
+        "PyNaCl is not installed, voice will NOT be supported",
+        "davey is not installed, voice will NOT be supported",
+    )
+)
+
+
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -36,3 +58,4 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # discord.py logs every gateway payload at DEBUG; keep its noise at INFO.
     for noisy in ("discord.gateway", "discord.http", "coc.http"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("discord.client").addFilter(_NO_VOICE)
