@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -32,7 +33,7 @@ def database(tcp: bool = True) -> Iterator[dict[str, str]]:
         return
     with tempfile.TemporaryDirectory(prefix="cocbench-") as tmp:
         server = EmbeddedPostgres(Path(tmp), tcp_port=free_port() if tcp else None)
-        dsn = server.start()
+        dsn = asyncio.run(server.start())
         try:
             dsns = {"socket": dsn}
             if server.tcp_dsn:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
+from types import FrameType
 
 USAGE = """usage: python -m bot [command]
 
@@ -15,6 +17,11 @@ commands:
 """
 
 
+def _stopped_before_start(signum: int, frame: FrameType | None) -> None:
+    # Still importing or reading settings: nothing runs yet, so nothing to close.
+    raise SystemExit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "run"
@@ -24,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     if command not in {"run", "tracker", "check", "healthcheck"} or len(args) > 1:
         print(USAGE, file=sys.stderr)
         return 2
+    if command in {"run", "tracker"}:
+        # Until the event loop takes the signals over (bot.lifecycle), a stop ends the
+        # process at once and quietly, with status 0 like any stop.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _stopped_before_start)
 
     from bot.settings import SettingsError, load_settings
 

@@ -12,19 +12,18 @@ import discord
 
 from bot.clash import ClashApi
 from bot.discord_bot import point_discord_at
-from bot.errors import ApiAccessDenied, UserFacingError
+from bot.failures import (
+    StartupError,
+    clash_failure,
+    clash_transient,
+    database_failure,
+    discord_failure,
+)
 from bot.settings import Settings
-from db.embedded import EmbeddedDatabaseError, EmbeddedPostgres
-from db.migrate import MigrationError, pending
+from db.embedded import EmbeddedPostgres
+from db.migrate import pending
 
 log = logging.getLogger(__name__)
-
-
-class CheckFailed(Exception):
-    def __init__(self, reason: str, fix: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.fix = fix
 
 
 async def check_database(settings: Settings) -> str:
@@ -35,7 +34,7 @@ async def check_database(settings: Settings) -> str:
             where = "DATABASE_URL"
         else:
             embedded = EmbeddedPostgres(settings.data_dir)
-            dsn = embedded.start()
+            dsn = await embedded.start()
             where = f"embedded server in {settings.data_dir}"
         con = await asyncio.wait_for(asyncpg.connect(dsn), 10)
         try:
@@ -43,15 +42,11 @@ async def check_database(settings: Settings) -> str:
             todo = await pending(con)
         finally:
             await con.close()
-    except EmbeddedDatabaseError as exc:
-        raise CheckFailed(str(exc), "fix DATA_DIR or set DATABASE_URL") from None
-    except MigrationError as exc:
-        raise CheckFailed(str(exc), "check the migrations/ folder of this install") from None
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise CheckFailed(
-            f"cannot connect: {type(exc).__name__}: {exc}",
-            "check DATABASE_URL (host, port, user, password, database) and that the server runs",
-        ) from None
+    except Exception as exc:
+        failure = database_failure(exc, settings)
+        if failure is None:
+            raise
+        raise failure from None
     finally:
         if embedded is not None:
             embedded.stop()
@@ -68,15 +63,17 @@ async def check_clash(settings: Settings) -> str:
     try:
         await api.start()
         latency = await api.ping()
-    except ApiAccessDenied as exc:
-        fix = {
-            "accessDenied.invalidIp": "the key is bound to another IP: create a key for this "
-            "machine's IP, or use COC_EMAIL/COC_PASSWORD",
-            "invalidCredentials": "check COC_EMAIL and COC_PASSWORD",
-        }.get(exc.reason, "check COC_TOKENS, or use COC_EMAIL/COC_PASSWORD")
-        raise CheckFailed(f"the API refused the credentials ({exc.reason})", fix) from None
-    except UserFacingError as exc:
-        raise CheckFailed(exc.message, "check COC_API_BASE_URL and the network") from None
+    except Exception as exc:
+        failure = clash_failure(exc, settings)
+        if failure is not None:
+            raise failure from None
+        passing = clash_transient(exc)
+        if passing is None:
+            raise
+        raise StartupError(
+            f"{passing}, so the credentials could not be checked",
+            "check again later (the bot itself starts, and its tracker waits)",
+        ) from None
     finally:
         await api.close()
     return f"credentials accepted by {settings.coc_api_base_url} ({latency * 1000:.0f} ms)"
@@ -87,15 +84,11 @@ async def check_discord(settings: Settings) -> str:
     http = discord.http.HTTPClient(asyncio.get_running_loop())
     try:
         user = await asyncio.wait_for(http.static_login(settings.discord_token.get()), 15)
-    except discord.LoginFailure:
-        raise CheckFailed(
-            "Discord refused the token", "copy the bot token again into DISCORD_TOKEN"
-        ) from None
-    except (discord.HTTPException, OSError, TimeoutError) as exc:
-        raise CheckFailed(
-            f"Discord could not be reached: {type(exc).__name__}",
-            "check the network or DISCORD_API_BASE_URL",
-        ) from None
+    except Exception as exc:
+        failure = discord_failure(exc, settings)
+        if failure is None:
+            raise
+        raise failure from None
     finally:
         await http.close()
     return f"logged in as {user.get('username')} ({user.get('id')})"
@@ -112,9 +105,9 @@ async def run_checks(settings: Settings) -> int:
     for name, check in checks:
         try:
             detail = await check(settings)
-        except CheckFailed as exc:
+        except StartupError as exc:
             failed += 1
-            print(f"FAIL  {name}: {exc.reason}. Fix: {exc.fix}")
+            print(f"FAIL  {name}: {exc.what}. Fix: {exc.fix}")
         else:
             print(f"OK    {name}: {detail}")
         sys.stdout.flush()

@@ -66,7 +66,7 @@ def _object(data: object) -> dict[str, Any]:
     if isinstance(data, dict) and isinstance(data.get("tag"), str) and data["tag"]:
         return data
     kind = "empty object" if isinstance(data, dict) else type(data).__name__
-    raise ApiUnavailable(f"unreadable body ({kind})")
+    raise ApiUnavailable(f"unreadable body ({kind})", answered=True)
 
 
 def _map_error(exc: BaseException, tag: str, *, clan: bool = False) -> Exception:
@@ -82,10 +82,13 @@ def _map_error(exc: BaseException, tag: str, *, clan: bool = False) -> Exception
     if isinstance(exc, coc.HTTPException) and getattr(exc, "status", None) == 429:
         return ApiRateLimited()
     if isinstance(exc, coc.GatewayError | coc.HTTPException):
-        return ApiUnavailable(f"HTTP {getattr(exc, 'status', '?')}")
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError | ValueError):
-        # ValueError: a body that is not JSON (coc.py hands back text).
-        return ApiUnavailable(type(exc).__name__)
+        status = getattr(exc, "status", None)
+        if status is None:  # coc.py's own "timed out" after its retries
+            return ApiUnavailable("TimeoutError")
+        return ApiUnavailable(f"HTTP {status}", answered=True)
+    if isinstance(exc, ValueError):
+        # A body that is not JSON (coc.py hands back text): an answer, a bad one.
+        return ApiUnavailable("ValueError", answered=True)
     return ApiUnavailable(type(exc).__name__)
 
 
@@ -129,6 +132,10 @@ class ClashApi:
             except coc.InvalidCredentials as exc:
                 await client.close()
                 raise ApiAccessDenied("invalidCredentials") from exc
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                # The developer site (where email log-in creates keys) is unreachable.
+                await client.close()
+                raise ApiUnavailable(f"developer site: {type(exc).__name__}") from exc
             self._guard_rekeying(client)
         self._client = client
 

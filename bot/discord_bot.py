@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import pkgutil
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -14,9 +17,14 @@ import cogs
 from bot.clash import ClashApi
 from bot.command_limits import check_commands
 from bot.settings import Settings
+from bot.supervisor import Supervisor
 from bot.tree import TrackerTree
 
 log = logging.getLogger(__name__)
+
+# At a stop, commands in flight get this long to reply before Discord closes: well
+# inside compose's stop_grace_period (20 s), which the tracker and pool need after it.
+DRAIN_GRACE = 10.0
 
 
 def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -45,9 +53,16 @@ class CommandPayloadError(RuntimeError):
 
 class TrackerBot(commands.Bot):
     def __init__(
-        self, *, settings: Settings, pool: asyncpg.Pool, clash: ClashApi, **options: Any
+        self,
+        *,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        clash: ClashApi,
+        supervisor: Supervisor,
+        **options: Any,
     ) -> None:
-        """``options`` go to ``commands.Bot`` (tests shorten ``guild_ready_timeout``)."""
+        """``supervisor`` runs the background tasks (its owner starts and stops it);
+        ``options`` go to ``commands.Bot`` (tests shorten ``guild_ready_timeout``)."""
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -62,6 +77,52 @@ class TrackerBot(commands.Bot):
         self.settings = settings
         self.pool = pool
         self.clash = clash
+        self.supervisor = supervisor
+        # Set by drain(): new commands are refused, those in flight may finish.
+        self.draining = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def command_in_flight(self) -> Iterator[None]:
+        """Count one command (or autocomplete) while it runs (TrackerTree._call)."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    @property
+    def commands_in_flight(self) -> int:
+        return self._in_flight
+
+    async def drain(self, grace: float = DRAIN_GRACE) -> int:
+        """Refuse new commands and give those in flight up to ``grace`` seconds to reply.
+
+        Returns how many were still running when the time ran out.
+        """
+        self.draining = True
+        if self._in_flight:
+            log.info(
+                "stopping: waiting up to %.0f s for %d command(s) in flight",
+                grace,
+                self._in_flight,
+            )
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except TimeoutError:
+                log.warning(
+                    "%d command(s) still running after %.0f s: closing anyway",
+                    self._in_flight,
+                    grace,
+                )
+            else:
+                log.info("the commands in flight have finished")
+        return self._in_flight
 
     async def setup_hook(self) -> None:
         for name in extension_names():

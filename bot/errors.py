@@ -52,9 +52,12 @@ class ApiRateLimited(UserFacingError):
 
 
 class ApiUnavailable(UserFacingError):
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, answered: bool = False) -> None:
+        """``answered``: the API answered, badly (an HTTP error, an unreadable body); False
+        when it could not be reached at all (refused, no DNS, no answer in time)."""
         super().__init__("The Clash of Clans API could not be reached. Try again shortly.")
         self.detail = detail
+        self.answered = answered
 
 
 class ApiAccessDenied(UserFacingError):

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -48,3 +48,18 @@ def is_fresh(path: Path, max_age: float = MAX_AGE) -> bool:
         return time.time() - os.stat(path).st_mtime <= max_age
     except OSError:
         return False
+
+
+@contextlib.asynccontextmanager
+async def heartbeat(data_dir: Path, healthy: Callable[[], bool]) -> AsyncIterator[None]:
+    """Keep the heartbeat file fresh while ``healthy()``; remove it on the way out."""
+    path = heartbeat_path(data_dir)
+    clear_heartbeat(path)
+    task = asyncio.create_task(heartbeat_loop(path, healthy))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        clear_heartbeat(path)

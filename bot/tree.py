@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -11,9 +12,13 @@ from discord import app_commands
 from bot.errors import DatabaseUnavailable, UserFacingError
 from db.errors import is_unavailable
 
+if TYPE_CHECKING:
+    from bot.discord_bot import TrackerBot
+
 log = logging.getLogger(__name__)
 
 UNEXPECTED = "Something went wrong on our side. It has been logged; please try again later."
+RESTARTING = "The bot is restarting. Try again in a minute."
 
 
 def describe_error(error: BaseException) -> str | None:
@@ -58,7 +63,29 @@ async def reply_ephemeral(interaction: discord.Interaction, message: str) -> Non
         )
 
 
-class TrackerTree(app_commands.CommandTree):
+class TrackerTree(app_commands.CommandTree["TrackerBot"]):
+    async def _call(self, interaction: discord.Interaction[TrackerBot]) -> None:
+        # discord.py runs each command (and autocomplete) as one _call in a task of its
+        # own: checks, callback, error handlers. 2.7 has no public hook where a command
+        # ends whatever its outcome, so this is where the stop counts what is in flight.
+        with self.client.command_in_flight():
+            await super()._call(interaction)
+
+    async def interaction_check(self, interaction: discord.Interaction[TrackerBot], /) -> bool:
+        if not self.client.draining:
+            return True
+        # Stopping: commands in flight finish, new ones do not start.
+        if interaction.type is discord.InteractionType.autocomplete:
+            try:
+                await interaction.response.autocomplete([])
+            except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+                pass  # it expired, or Discord is going: no suggestions either way
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.info("command /%s refused: the bot is stopping", command)
+            await reply_ephemeral(interaction, RESTARTING)
+        return False
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:

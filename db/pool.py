@@ -6,8 +6,6 @@ import logging
 
 import asyncpg
 
-from bot.settings import Settings
-
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "coc-tracker-bot"
@@ -20,12 +18,15 @@ async def _init_connection(con: asyncpg.Connection) -> None:
         await con.execute("SET client_connection_check_interval = 2000")
 
 
-async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, command_timeout: float
+) -> asyncpg.Pool:
+    """``command_timeout``: seconds after which a query is cancelled (DB_COMMAND_TIMEOUT)."""
     pool = await asyncpg.create_pool(
         dsn,
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
-        command_timeout=settings.db_command_timeout,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
         init=_init_connection,
         server_settings={"application_name": APPLICATION_NAME},
     )

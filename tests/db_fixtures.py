@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -67,13 +67,13 @@ class PgServer:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+async def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
     server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")))
-    dsn = server.start()
+    dsn = await server.start()
     try:
         yield dsn
     finally:

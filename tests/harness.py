@@ -19,6 +19,7 @@ import asyncpg
 from bot.clash import ClashApi
 from bot.discord_bot import TrackerBot, point_discord_at
 from bot.settings import Settings, load_settings
+from bot.supervisor import Supervisor
 from db.pool import create_pool
 from tests.fakes.coc_api import FakeCocApi
 from tests.fakes.discord_server import FakeDiscord, Interaction, Message
@@ -98,10 +99,22 @@ async def running_bot(dsn: str, data_dir: Path, **extra: str) -> AsyncIterator[H
     async with fakes() as (discord, coc):
         settings = settings_for(discord, coc, dsn, data_dir, **extra)
         point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
-        pool = await create_pool(dsn, settings)
+        pool = await create_pool(
+            dsn,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            command_timeout=settings.db_command_timeout,
+        )
         clash = ClashApi(settings)
         await clash.start()
-        bot = TrackerBot(settings=settings, pool=pool, clash=clash, guild_ready_timeout=0.05)
+        supervisor = Supervisor()
+        bot = TrackerBot(
+            settings=settings,
+            pool=pool,
+            clash=clash,
+            supervisor=supervisor,
+            guild_ready_timeout=0.05,
+        )
         runner = asyncio.create_task(bot.start(settings.discord_token.get()))
         try:
             await asyncio.wait_for(discord.ready.wait(), 15)
@@ -112,6 +125,7 @@ async def running_bot(dsn: str, data_dir: Path, **extra: str) -> AsyncIterator[H
             await bot.close()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(runner, 5)
+            await supervisor.stop()
             await clash.close()
             await pool.close()
     logging.getLogger(__name__).debug("harness stopped")

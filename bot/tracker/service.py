@@ -9,26 +9,30 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.health import clear_heartbeat, heartbeat_loop, heartbeat_path
+from bot.health import heartbeat
+from bot.lifecycle import TRACKER_STOP_TIMEOUT, Signals, run, services
 from bot.settings import Settings
+from bot.supervisor import Supervisor
 from bot.tracker.engine import Tracker
 
 log = logging.getLogger(__name__)
 
 
-async def run_tracker(settings: Settings) -> int:
-    from bot.app import _install_signal_handlers, services
-
-    stop = asyncio.Event()
-    _install_signal_handlers(stop)
-    async with services(settings) as svc:
+async def _run(settings: Settings, signals: Signals) -> None:
+    supervisor = Supervisor()
+    async with services(settings, signals) as svc:
         tracker = Tracker(settings=settings, pool=svc.pool, clash=svc.clash)
-        beat = heartbeat_path(settings.data_dir)
-        heart = asyncio.create_task(heartbeat_loop(beat, tracker.healthy))
+        tracker_stop = asyncio.Event()
+        supervisor.start("tracker", lambda: tracker.run(tracker_stop))
         try:
-            await tracker.run(stop)
+            async with heartbeat(
+                settings.data_dir, lambda: tracker.healthy() and supervisor.healthy()
+            ):
+                await signals.stop.wait()
         finally:
-            heart.cancel()
-            clear_heartbeat(beat)
-    log.info("stopped cleanly")
-    return 0
+            tracker_stop.set()
+            await supervisor.stop(timeout=TRACKER_STOP_TIMEOUT)
+
+
+async def run_tracker(settings: Settings) -> int:
+    return await run(lambda signals: _run(settings, signals))

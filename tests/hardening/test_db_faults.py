@@ -123,7 +123,7 @@ async def test_database_restart_while_serving_and_tracking(
     own_server: EmbeddedPostgres, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    dsn = own_server.start()
+    dsn = await own_server.start()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:
         await migrate(pool)
@@ -186,7 +186,7 @@ async def test_database_restart_while_serving_and_tracking(
             )
             # Value 3 appears while the database is down; it is held until stored.
             show(3)
-            restarted = own_server.start()
+            restarted = await own_server.start()
             outage = time.monotonic() - down_at
             assert restarted == dsn
             stream.phase = "recovering"
@@ -243,7 +243,7 @@ async def test_a_tracker_stops_promptly_while_the_database_is_down(
 ) -> None:
     """Its write retried forever while the database was down, so a stop never ended."""
     caplog.set_level(logging.INFO)
-    dsn = own_server.start()
+    dsn = await own_server.start()
     async with fakes() as (_, coc):
         settings = load_settings(
             {

@@ -43,9 +43,10 @@ from aiohttp import web
 
 import db.tracker
 import tests.harness as harness_module
-from bot.check import CheckFailed, check_clash
+from bot.check import check_clash
 from bot.clash import ClashApi
 from bot.errors import ApiAccessDenied
+from bot.failures import StartupError
 from bot.logs import configure_logging
 from bot.settings import SettingsError, load_settings
 from tests.fakes.coc_api import FakeCocApi, make_player
@@ -349,10 +350,10 @@ async def test_email_log_in_keeps_the_password_and_key_out_of_logs(
                 await clash.close()
             with pytest.raises(ApiAccessDenied):
                 await ClashApi(wrong).start()
-            with pytest.raises(CheckFailed) as failed:
+            with pytest.raises(StartupError) as failed:
                 await check_clash(wrong)
         assert site.logins == 3
-        assert "invalidCredentials" in failed.value.reason and MARKER not in str(failed.value)
+        assert "invalidCredentials" in failed.value.what and MARKER not in str(failed.value)
         raw, redacted = logs.raw.getvalue(), logs.redacted.getvalue()
         assert "Invalid credentials" in raw  # coc.py logged the refused log-in
         assert not leaks(redacted), leaks(redacted)[:5]
@@ -428,11 +429,18 @@ async def test_python_m_bot_prints_no_secret(db_dsn: str, tmp_path: Path) -> Non
 
         env = subprocess_env(**{**common_settings(discord, coc_api, dsn)}, DATA_DIR=str(tmp_path))
         code, out = await run_bot_command([], env, tmp_path)
-        assert code == 1 and "Discord refused DISCORD_TOKEN" in out, out
-        outputs["run, token refused"] = out
+        assert code == 1 and "the Clash of Clans API refused the credentials" in out, out
+        outputs["run, keys refused"] = out
     # Right credentials.
     async with secret_fakes() as (discord, coc_api):
         coc_api.set_player(make_player("#JY9J2Y99"))
+        # The keys are accepted at start, then Discord refuses the token.
+        discord.token = "another-bots-token"
+        env = subprocess_env(**common_settings(discord, coc_api, dsn), DATA_DIR=str(tmp_path))
+        code, out = await run_bot_command([], env, tmp_path)
+        assert code == 1 and "Discord refused DISCORD_TOKEN" in out, out
+        outputs["run, token refused"] = out
+        discord.token = DISCORD_TOKEN
         env = subprocess_env(**common_settings(discord, coc_api, dsn))
         code, out = await run_bot_command(["check"], env, tmp_path)
         assert code == 0, out

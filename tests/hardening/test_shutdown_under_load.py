@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from db import tracking
-from tests.bot.test_lifecycle import BotProcess, _ready, bot_env
+from tests.bot.test_lifecycle import BotProcess, bot_env, wait_ready
 from tests.fakes.coc_api import make_player
 from tests.hardening.faults import eventually
 from tests.harness import GUILD_ID, fakes, opt
@@ -63,7 +63,7 @@ async def test_sigterm_mid_batch_exits_in_time_and_leaves_whole_batches(
             tmp_path / "bot.log",
         )
         await proc.start()
-        await _ready(discord, proc)
+        await wait_ready(discord, proc)
         pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=2)
         try:
 
