@@ -88,7 +88,7 @@ def _map_error(exc: BaseException, tag: str, *, clan: bool = False) -> Exception
         return ApiUnavailable(f"HTTP {status}", answered=True)
     if isinstance(exc, ValueError):
         # A body that is not JSON (coc.py hands back text): an answer, a bad one.
-        return ApiUnavailable("ValueError", answered=True)
+        return ApiUnavailable(type(exc).__name__, answered=True)
     return ApiUnavailable(type(exc).__name__)
 
 
