@@ -53,7 +53,7 @@ def database_failure(exc: BaseException, settings: Settings) -> StartupError | N
         )
     if not settings.database_url:
         # The embedded server: it runs, so anything else is a fault in it.
-        if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresError):
+        if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresError | asyncpg.InterfaceError):
             return StartupError(
                 f"the embedded PostgreSQL failed: {type(exc).__name__}: {exc}",
                 f"see {settings.data_dir.resolve() / 'postgres.log'}; "
