@@ -19,10 +19,11 @@ from pathlib import Path
 import asyncpg
 
 from bench.common import database, record
-from bot.profile import PlayerProfile
+from bot.profile import parse_player
 from bot.timeutil import utcnow
 from db import players
 from db.migrate import migrate
+from db.model import PlayerProfile
 
 PAYLOAD = Path(__file__).resolve().parents[1] / "tests" / "fakes" / "payloads" / "player_th18.json"
 
@@ -57,7 +58,7 @@ async def connect_each_time(dsn: str, profile: PlayerProfile, n: int) -> list[fl
 
 
 async def measure(dsn: str, n: int) -> dict[str, float]:
-    profile = PlayerProfile.from_api(json.loads(PAYLOAD.read_text()))
+    profile = parse_player(json.loads(PAYLOAD.read_text()))
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1, command_timeout=60)
     try:
         await migrate(pool)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import discord
 
-from bot.profile import PlayerProfile
+from db.model import PlayerProfile
 
 ROLE_NAMES = {"leader": "Leader", "coLeader": "Co-leader", "admin": "Elder", "member": "Member"}
 

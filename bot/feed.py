@@ -270,15 +270,19 @@ class FeedSender:
             wait = min(wait, min(self._retry_at.values()) - time.monotonic())
         return max(wait, 0.05)
 
-    async def deliver_unsent(self, limit: int = 500) -> bool:
-        """Post unsent batches, oldest first per channel. True if more are waiting."""
-        async with self.pool.acquire() as con:
-            batches = await feeds.unsent_batches(con, limit)
-        by_channel: dict[int, list[Batch]] = {}
+    async def deliver_unsent(self, per_channel: int = 20) -> bool:
+        """Post unsent batches, oldest first per channel. True if more are waiting.
+
+        Channels in back-off are left out of the query, so their backlog neither
+        hides other channels' batches nor makes the loop spin.
+        """
         now = time.monotonic()
+        self._retry_at = {c: t for c, t in self._retry_at.items() if t > now}
+        async with self.pool.acquire() as con:
+            batches = await feeds.unsent_batches(con, per_channel, list(self._retry_at))
+        by_channel: dict[int, list[Batch]] = {}
         for batch in batches:
-            if self._retry_at.get(batch.channel_id, 0.0) <= now:
-                by_channel.setdefault(batch.channel_id, []).append(batch)
+            by_channel.setdefault(batch.channel_id, []).append(batch)
         # Every channel finishes before an error surfaces: none is left posting
         # on its own while the sender restarts.
         results = await asyncio.gather(
@@ -287,7 +291,10 @@ class FeedSender:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return len(batches) == limit
+        return any(
+            len(group) == per_channel and group[0].channel_id not in self._retry_at
+            for group in by_channel.values()
+        )
 
     async def _deliver_channel(self, batches: list[Batch]) -> None:
         async with self._limit:

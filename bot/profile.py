@@ -1,31 +1,16 @@
 """A player's profile parsed from the API's raw JSON.
 
 The tracker and ``/player`` both read raw JSON rather than coc.py models:
-building a full ``coc.Player`` costs about 1.3 ms of CPU (NOTES.md), and the
-raw JSON keeps heroes that coc.py's hard-coded list drops.
+building a full ``coc.Player`` costs about 1.3 ms of CPU, and the raw JSON
+keeps heroes that coc.py's hard-coded hero list drops (Dragon Duke).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-# The stats the bot tracks, in display order. Names match the DESIGN.md
-# command choices and the columns of the ``players`` table.
-STATS: tuple[str, ...] = (
-    "trophies",
-    "best_trophies",
-    "donations",
-    "donations_received",
-    "attack_wins",
-    "defense_wins",
-    "war_stars",
-    "exp_level",
-    "town_hall",
-    "builder_trophies",
-    "capital_contributions",
-)
+from db.model import PlayerProfile
 
 STAT_LABELS: dict[str, str] = {
     "trophies": "Trophies",
@@ -41,19 +26,10 @@ STAT_LABELS: dict[str, str] = {
     "capital_contributions": "Capital contributions",
 }
 
-_API_KEYS: dict[str, str] = {
-    "trophies": "trophies",
-    "best_trophies": "bestTrophies",
-    "donations": "donations",
-    "donations_received": "donationsReceived",
-    "attack_wins": "attackWins",
-    "defense_wins": "defenseWins",
-    "war_stars": "warStars",
-    "exp_level": "expLevel",
-    "town_hall": "townHallLevel",
-    "builder_trophies": "builderBaseTrophies",
-    "capital_contributions": "clanCapitalContributions",
-}
+# The lifetime achievements that count every unit donated: troops (by housing
+# space), spells (by housing space) and siege machines (one each). Together
+# they witness the season's donation counter (bot/tracker/counters.py).
+DONATION_ACHIEVEMENTS = ("Friend in Need", "Sharing is caring", "Siege Sharer")
 
 
 def _int(data: Mapping[str, Any], key: str) -> int:
@@ -61,9 +37,9 @@ def _int(data: Mapping[str, Any], key: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _league_name(data: Mapping[str, Any]) -> str | None:
-    # Player payloads carry ``leagueTier`` since Oct 2025; clan member lists
-    # still carry the older ``league``. Accept both.
+def league_name(data: Mapping[str, Any]) -> str | None:
+    """Player payloads carry ``leagueTier`` since Oct 2025; clan member lists still
+    carry the older ``league``. Accept both."""
     for key in ("leagueTier", "league"):
         league = data.get(key)
         if isinstance(league, Mapping) and isinstance(league.get("name"), str):
@@ -71,70 +47,59 @@ def _league_name(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class PlayerProfile:
-    tag: str
-    name: str
-    town_hall: int
-    exp_level: int
-    trophies: int
-    best_trophies: int
-    war_stars: int
-    attack_wins: int
-    defense_wins: int
-    donations: int
-    donations_received: int
-    builder_trophies: int
-    best_builder_trophies: int
-    builder_hall: int
-    capital_contributions: int
-    league: str | None
-    clan_tag: str | None
-    clan_name: str | None
-    role: str | None
-    heroes: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PlayerProfile:
-        """Parse a ``GET /players/{tag}`` body; missing fields read as 0/None."""
-        tag = data.get("tag")
-        if not isinstance(tag, str) or not tag:
-            raise ValueError("player payload has no tag")
-        clan = data.get("clan") if isinstance(data.get("clan"), Mapping) else None
-        heroes: dict[str, int] = {}
-        for hero in data.get("heroes") or ():
-            if (
-                isinstance(hero, Mapping)
-                and hero.get("village", "home") == "home"
-                and isinstance(hero.get("name"), str)
-            ):
-                heroes[hero["name"]] = _int(hero, "level")
-        return cls(
-            tag=tag,
-            name=str(data.get("name") or ""),
-            town_hall=_int(data, "townHallLevel"),
-            exp_level=_int(data, "expLevel"),
-            trophies=_int(data, "trophies"),
-            best_trophies=_int(data, "bestTrophies"),
-            war_stars=_int(data, "warStars"),
-            attack_wins=_int(data, "attackWins"),
-            defense_wins=_int(data, "defenseWins"),
-            donations=_int(data, "donations"),
-            donations_received=_int(data, "donationsReceived"),
-            builder_trophies=_int(data, "builderBaseTrophies"),
-            best_builder_trophies=_int(data, "bestBuilderBaseTrophies"),
-            builder_hall=_int(data, "builderHallLevel"),
-            capital_contributions=_int(data, "clanCapitalContributions"),
-            league=_league_name(data),
-            clan_tag=clan.get("tag") if clan else None,
-            clan_name=clan.get("name") if clan else None,
-            role=data.get("role") if clan else None,
-            heroes=heroes,
-        )
-
-    def stat(self, name: str) -> int:
-        return int(getattr(self, name))
+def achievement_values(data: Mapping[str, Any]) -> dict[str, int]:
+    """Achievement name -> value, for the well-formed entries of ``achievements``."""
+    found: dict[str, int] = {}
+    for item in data.get("achievements") or ():
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            value = item.get("value")
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                found[item["name"]] = value
+    return found
 
 
-def api_key_for(stat: str) -> str:
-    return _API_KEYS[stat]
+def lifetime_donations(data: Mapping[str, Any]) -> int | None:
+    """The three lifetime donation achievements summed; None unless all three are there."""
+    values = achievement_values(data)
+    if not all(name in values for name in DONATION_ACHIEVEMENTS):
+        return None
+    return sum(values[name] for name in DONATION_ACHIEVEMENTS)
+
+
+def parse_player(data: Mapping[str, Any]) -> PlayerProfile:
+    """Parse a ``GET /players/{tag}`` body; missing fields read as 0/None."""
+    tag = data.get("tag")
+    if not isinstance(tag, str) or not tag:
+        raise ValueError("player payload has no tag")
+    clan = data.get("clan") if isinstance(data.get("clan"), Mapping) else None
+    heroes: dict[str, int] = {}
+    for hero in data.get("heroes") or ():
+        if (
+            isinstance(hero, Mapping)
+            and hero.get("village", "home") == "home"
+            and isinstance(hero.get("name"), str)
+        ):
+            heroes[hero["name"]] = _int(hero, "level")
+    return PlayerProfile(
+        tag=tag,
+        name=str(data.get("name") or ""),
+        town_hall=_int(data, "townHallLevel"),
+        exp_level=_int(data, "expLevel"),
+        trophies=_int(data, "trophies"),
+        best_trophies=_int(data, "bestTrophies"),
+        war_stars=_int(data, "warStars"),
+        attack_wins=_int(data, "attackWins"),
+        defense_wins=_int(data, "defenseWins"),
+        donations=_int(data, "donations"),
+        donations_received=_int(data, "donationsReceived"),
+        builder_trophies=_int(data, "builderBaseTrophies"),
+        best_builder_trophies=_int(data, "bestBuilderBaseTrophies"),
+        builder_hall=_int(data, "builderHallLevel"),
+        capital_contributions=_int(data, "clanCapitalContributions"),
+        league=league_name(data),
+        clan_tag=clan.get("tag") if clan else None,
+        clan_name=clan.get("name") if clan else None,
+        role=data.get("role") if clan else None,
+        heroes=heroes,
+        lifetime_donations=lifetime_donations(data),
+    )

@@ -18,11 +18,12 @@ from bot.checks import BoundedInt
 from bot.embeds import literal, timestamp
 from bot.errors import NoData
 from bot.periods import Observation, Series, build_series, gain_column, is_counter
-from bot.profile import STAT_LABELS, STATS
+from bot.profile import STAT_LABELS
 from bot.tags import parse_tag
 from bot.timeutil import utcnow
 from bot.tracker.seasons import season_start, season_starts_between
 from db import history
+from db.model import STATS
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot

@@ -20,9 +20,10 @@ from bot.embeds import literal, timestamp
 from bot.errors import NoData
 from bot.paginator import send_pages
 from bot.periods import PERIOD_LABELS, Period, Ranked, is_counter, pages, rank
-from bot.profile import STAT_LABELS, STATS
+from bot.profile import STAT_LABELS
 from bot.timeutil import utcnow
 from db import history
+from db.model import STATS
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot

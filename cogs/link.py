@@ -14,10 +14,12 @@ from bot.clash import fetched_at
 from bot.embeds import literal
 from bot.errors import LimitReached, NoData, NotAllowed
 from bot.limits import MAX_LINKS_PER_USER, MAX_TRACKED_PLAYERS
-from bot.profile import PlayerProfile
+from bot.profile import parse_player
 from bot.tags import parse_tag
 from bot.tracker.observe import record_lookup
 from db import links, tracking
+from db.links import LinkSaved
+from db.tracking import Tracked
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -72,7 +74,7 @@ class LinkCog(commands.Cog):
             raise LimitReached(f"You already have {count} linked accounts, the most allowed.")
 
         raw = await self.bot.clash.get_player(canonical)
-        profile = PlayerProfile.from_api(raw)
+        profile = parse_player(raw)
         verified = False
         if token is not None:
             verified = await self.bot.clash.verify_token(canonical, token)
@@ -84,16 +86,27 @@ class LinkCog(commands.Cog):
         tracked_note = ""
         async with self.bot.pool.acquire() as con:
             async with con.transaction():
-                await links.save_link(con, canonical, user_id, verified)
+                saved = await links.save_link(
+                    con, canonical, user_id, verified, limit=MAX_LINKS_PER_USER
+                )
+                if saved is LinkSaved.FULL:
+                    raise LimitReached(
+                        f"You already have {MAX_LINKS_PER_USER} linked accounts, the most allowed."
+                    )
+                if saved is LinkSaved.TAKEN:
+                    raise NotAllowed(
+                        f"`{canonical}` was just linked to another user. To take it over, "
+                        "`/link` it again with its in-game API token."
+                    )
                 await record_lookup(con, profile, fetched_at(raw))
             if interaction.guild_id is not None:
-                if await tracking.count_guild_players(con, interaction.guild_id) < (
-                    MAX_TRACKED_PLAYERS
-                ):
-                    await tracking.track_player(con, interaction.guild_id, canonical, user_id)
-                    tracked_note = " It is now tracked in this server."
-                else:
+                result = await tracking.track_player(
+                    con, interaction.guild_id, canonical, user_id, limit=MAX_TRACKED_PLAYERS
+                )
+                if result is Tracked.FULL:
                     tracked_note = " This server tracks the most players allowed, so it is not."
+                else:
+                    tracked_note = " It is now tracked in this server."
         mark = f" {VERIFIED} verified" if verified else " (not verified)"
         await interaction.followup.send(
             f"Linked **{literal(profile.name)}** (`{canonical}`) to you{mark}.{tracked_note}",

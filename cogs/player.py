@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.autocomplete import tag_autocomplete
 from bot.clash import fetched_at
 from bot.embeds import player_embed
-from bot.profile import PlayerProfile
+from bot.profile import parse_player
 from bot.tags import parse_tag
 from bot.tracker.observe import record_lookup
 from db import tracking
@@ -31,7 +31,7 @@ class PlayerCog(commands.Cog):
         canonical = parse_tag(tag)  # refused before any API request
         await interaction.response.defer(thinking=True)
         raw = await self.bot.clash.get_player(canonical)
-        profile = PlayerProfile.from_api(raw)
+        profile = parse_player(raw)
         info = None
         async with self.bot.pool.acquire() as con:
             await record_lookup(con, profile, fetched_at(raw))

@@ -10,8 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import literal, timestamp
-from db import tracker as tracker_db
-from db import tracking
+from db import tracker_status, tracking
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -26,11 +25,11 @@ class StatusCog(commands.Cog):
         await interaction.response.defer(thinking=True)
         start = time.perf_counter()
         async with self.bot.pool.acquire() as con:
-            await tracker_db.ping(con)
+            await tracker_status.ping(con)
             db_ms = (time.perf_counter() - start) * 1000
-            state = await tracker_db.status(con)
-            backlog = await tracker_db.backlog(con)
-            clans = await tracker_db.count_clans(con)
+            state = await tracker_status.status(con)
+            backlog = await tracker_status.backlog(con)
+            clans = await tracker_status.count_clans(con)
             guild_players = guild_clans = None
             if interaction.guild_id is not None:
                 guild_players = await tracking.count_guild_players(con, interaction.guild_id)

@@ -15,10 +15,11 @@ from bot.embeds import literal
 from bot.errors import LimitReached, NoData
 from bot.limits import MAX_TRACKED_CLANS, MAX_TRACKED_PLAYERS
 from bot.paginator import send_pages
-from bot.profile import PlayerProfile
+from bot.profile import parse_player
 from bot.tags import parse_tag
 from bot.tracker.observe import record_clan, record_lookup
 from db import tracking
+from db.tracking import Tracked
 
 if TYPE_CHECKING:
     import asyncpg
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
 
 PAGE_SIZE = 20
+
+
+def _players_full() -> LimitReached:
+    return LimitReached(
+        f"This server already tracks {MAX_TRACKED_PLAYERS} players, the most allowed. "
+        "Remove some with `/track remove` first."
+    )
+
+
+def _clans_full() -> LimitReached:
+    return LimitReached(
+        f"This server already tracks {MAX_TRACKED_CLANS} clans, the most allowed. "
+        "Remove one with `/track clan-remove` first."
+    )
 
 
 def _player_line(row: asyncpg.Record) -> str:
@@ -85,22 +100,26 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         canonical = parse_tag(tag)
         guild_id = interaction.guild_id
         assert guild_id is not None
+        # A quick check first, so a full server costs no API request; the one that
+        # counts runs under the server's lock below.
         async with self.bot.pool.acquire() as con:
             count = await tracking.count_guild_players(con, guild_id)
         if count >= MAX_TRACKED_PLAYERS:
-            raise LimitReached(
-                f"This server already tracks {count} players, the most allowed "
-                f"({MAX_TRACKED_PLAYERS}). Remove some with `/track remove` first."
-            )
+            raise _players_full()
         await interaction.response.defer(thinking=True)
         raw = await self.bot.clash.get_player(canonical)
-        profile = PlayerProfile.from_api(raw)
+        profile = parse_player(raw)
         async with self.bot.pool.acquire() as con, con.transaction():
-            # One transaction: a database outage here leaves nothing half done.
-            new = await tracking.track_player(con, guild_id, canonical, interaction.user.id)
+            # One transaction: a database outage here leaves nothing half done, and
+            # the limit is checked under the guild's lock.
+            result = await tracking.track_player(
+                con, guild_id, canonical, interaction.user.id, limit=MAX_TRACKED_PLAYERS
+            )
+            if result is Tracked.FULL:
+                raise _players_full()
             await record_lookup(con, profile, fetched_at(raw))
         name = literal(profile.name)
-        if new:
+        if result is Tracked.NEW:
             message = f"Now tracking **{name}** (`{canonical}`)."
         else:
             message = f"**{name}** (`{canonical}`) was already tracked here."
@@ -142,34 +161,27 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         assert guild_id is not None
         async with self.bot.pool.acquire() as con:
             clans = await tracking.count_guild_clans(con, guild_id)
-            players = await tracking.count_guild_players(con, guild_id)
         if clans >= MAX_TRACKED_CLANS:
-            raise LimitReached(
-                f"This server already tracks {clans} clans, the most allowed. "
-                "Remove one with `/track clan-remove` first."
-            )
+            raise _clans_full()
         await interaction.response.defer(thinking=True)
         data = await self.bot.clash.get_clan(canonical)
         members = [m for m in data.get("memberList") or () if isinstance(m, dict)]
-        if players + len(members) > MAX_TRACKED_PLAYERS:
-            raise LimitReached(
-                f"Tracking this clan's {len(members)} members would take this server past "
-                f"{MAX_TRACKED_PLAYERS} tracked players."
-            )
         name = data.get("name") if isinstance(data.get("name"), str) else None
-        async with self.bot.pool.acquire() as con:
-            async with con.transaction():
-                new = await tracking.track_clan(con, guild_id, canonical, name, interaction.user.id)
-                # Record the membership now, so members show up at once.
-                previous = await tracking.clan_members(con, canonical)
-                await record_clan(
-                    con,
-                    canonical,
-                    data,
-                    previous,
-                    fetched_at(data),
-                    self.bot.settings.track_interval_seconds,
+        async with self.bot.pool.acquire() as con, con.transaction():
+            result = await tracking.track_clan(
+                con, guild_id, canonical, name, interaction.user.id, limit=MAX_TRACKED_CLANS
+            )
+            if result is Tracked.FULL:
+                raise _clans_full()
+            players = await tracking.count_guild_players(con, guild_id)
+            if result is Tracked.NEW and players + len(members) > MAX_TRACKED_PLAYERS:
+                raise LimitReached(
+                    f"Tracking this clan's {len(members)} members would take this server past "
+                    f"{MAX_TRACKED_PLAYERS} tracked players."
                 )
+            # Record the membership now, so members show up at once.
+            await record_clan(con, canonical, data, fetched_at(data))
+        new = result is Tracked.NEW
         shown = literal(name) if name else canonical
         if new:
             message = (

@@ -96,9 +96,18 @@ FROM feeds f WHERE f.guild_id = $1
 
 TRY_LEAD = "SELECT pg_try_advisory_lock($1)"
 
+# The oldest unsent batches of each channel ($1 at most per channel), except the
+# channels in back-off ($2): one channel with a long backlog in back-off must
+# not hide every other channel's batches.
 UNSENT_BATCHES = """
-SELECT id, guild_id, channel_id, attempts FROM feed_batches
-WHERE sent_at IS NULL ORDER BY id LIMIT $1
+SELECT id, guild_id, channel_id, attempts FROM (
+    SELECT b.id, b.guild_id, b.channel_id, b.attempts,
+           row_number() OVER (PARTITION BY b.channel_id ORDER BY b.id) AS k
+    FROM feed_batches b
+    WHERE b.sent_at IS NULL AND NOT (b.channel_id = ANY ($2::bigint[]))
+) AS heads
+WHERE k <= $1
+ORDER BY id
 """
 
 # Seconds since the oldest row waiting for a batch was queued (NULL: none).
@@ -276,8 +285,12 @@ async def try_lead(con: asyncpg.Connection) -> bool:
     return bool(await con.fetchval(TRY_LEAD, SENDER_LOCK_KEY))
 
 
-async def unsent_batches(con: asyncpg.Connection, limit: int = 500) -> list[Batch]:
-    return [Batch(**dict(r)) for r in await con.fetch(UNSENT_BATCHES, limit)]
+async def unsent_batches(
+    con: asyncpg.Connection, per_channel: int = 20, skip_channels: Sequence[int] = ()
+) -> list[Batch]:
+    """The oldest unsent batches, up to ``per_channel`` of each channel not skipped."""
+    rows = await con.fetch(UNSENT_BATCHES, per_channel, list(skip_channels))
+    return [Batch(**dict(r)) for r in rows]
 
 
 async def pending_age(con: asyncpg.Connection) -> float | None:

@@ -28,8 +28,8 @@ from bot.periods import (
     period_start,
     uses_season_totals,
 )
-from bot.profile import STATS
 from bot.tracker.seasons import season_start
+from db.model import STATS
 
 # Columns a CASE may pick: the stats and the running totals of the counters.
 VALUE_COLUMNS: tuple[str, ...] = (*STATS, "donations_total", "received_total")

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import enum
+
 import asyncpg
+
+from db.guild_locks import lock_user
+
+
+class LinkSaved(enum.Enum):
+    SAVED = "saved"
+    TAKEN = "taken"  # linked to another user, and this link is not verified
+    FULL = "full"  # the user has the most links allowed
+
 
 GET_LINK = "SELECT tag, user_id, verified, linked_at FROM links WHERE tag = $1"
 
+# Another user's link is only taken over with proof (a verified link).
 UPSERT_LINK = """
 INSERT INTO links (tag, user_id, verified) VALUES ($1, $2, $3)
 ON CONFLICT (tag) DO UPDATE SET user_id = EXCLUDED.user_id, verified = EXCLUDED.verified,
                                 linked_at = now()
+WHERE links.user_id = EXCLUDED.user_id OR EXCLUDED.verified
+RETURNING tag
 """
 
 DELETE_LINK = "DELETE FROM links WHERE tag = $1 AND user_id = $2"
@@ -38,8 +52,19 @@ async def get_link(con: asyncpg.Connection, tag: str) -> asyncpg.Record | None:
     return await con.fetchrow(GET_LINK, tag)
 
 
-async def save_link(con: asyncpg.Connection, tag: str, user_id: int, verified: bool) -> None:
-    await con.execute(UPSERT_LINK, tag, user_id, verified)
+async def save_link(
+    con: asyncpg.Connection, tag: str, user_id: int, verified: bool, *, limit: int | None = None
+) -> LinkSaved:
+    """Link ``tag`` to the user, checking the user's ``limit`` under the user's lock."""
+    async with con.transaction():
+        await lock_user(con, user_id)
+        if limit is not None:
+            existing = await con.fetchrow(GET_LINK, tag)
+            mine = existing is not None and existing["user_id"] == user_id
+            if not mine and await count_user_links(con, user_id) >= limit:
+                return LinkSaved.FULL
+        saved = await con.fetchval(UPSERT_LINK, tag, user_id, verified)
+    return LinkSaved.SAVED if saved is not None else LinkSaved.TAKEN
 
 
 async def delete_link(con: asyncpg.Connection, tag: str, user_id: int) -> bool:

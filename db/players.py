@@ -1,72 +1,68 @@
-"""Queries on ``players``: the latest known profile of each player."""
+"""Queries on ``players``: the latest known profile of each player.
+
+``PROFILE_COLUMNS`` is the one list of a profile's columns; every query that
+reads or writes a whole profile is built from it.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from bot.profile import PlayerProfile
+from db.model import PlayerProfile
 
-PROFILE_COLUMNS = (
+PROFILE_COLUMNS: tuple[str, ...] = (
     "tag", "name", "town_hall", "exp_level", "trophies", "best_trophies", "war_stars",
     "attack_wins", "defense_wins", "donations", "donations_received", "builder_trophies",
     "best_builder_trophies", "builder_hall", "capital_contributions", "league", "clan_tag",
     "clan_name", "role", "heroes",
 )  # fmt: skip
 
-UPSERT_PROFILE = """
-INSERT INTO players (
-    tag, name, town_hall, exp_level, trophies, best_trophies, war_stars, attack_wins,
-    defense_wins, donations, donations_received, builder_trophies, best_builder_trophies,
-    builder_hall, capital_contributions, league, clan_tag, clan_name, role, heroes, fetched_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-          $19, $20::jsonb, $21)
-ON CONFLICT (tag) DO UPDATE SET
-    name = EXCLUDED.name, town_hall = EXCLUDED.town_hall, exp_level = EXCLUDED.exp_level,
-    trophies = EXCLUDED.trophies, best_trophies = EXCLUDED.best_trophies,
-    war_stars = EXCLUDED.war_stars, attack_wins = EXCLUDED.attack_wins,
-    defense_wins = EXCLUDED.defense_wins, donations = EXCLUDED.donations,
-    donations_received = EXCLUDED.donations_received,
-    builder_trophies = EXCLUDED.builder_trophies,
-    best_builder_trophies = EXCLUDED.best_builder_trophies,
-    builder_hall = EXCLUDED.builder_hall,
-    capital_contributions = EXCLUDED.capital_contributions, league = EXCLUDED.league,
-    clan_tag = EXCLUDED.clan_tag, clan_name = EXCLUDED.clan_name, role = EXCLUDED.role,
-    heroes = EXCLUDED.heroes, fetched_at = EXCLUDED.fetched_at
+# heroes is jsonb: written as text, read back as text.
+PROFILE_SELECT = ", ".join(
+    "heroes::text AS heroes" if c == "heroes" else c for c in PROFILE_COLUMNS
+)
+_PLACEHOLDERS = ", ".join(
+    f"${i}::jsonb" if c == "heroes" else f"${i}" for i, c in enumerate(PROFILE_COLUMNS, start=1)
+)
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in PROFILE_COLUMNS if c != "tag")
+
+# A profile fetched by a command for a player nobody tracks: the newest fetch wins.
+UPSERT_PROFILE = f"""
+INSERT INTO players ({", ".join(PROFILE_COLUMNS)}, fetched_at)
+VALUES ({_PLACEHOLDERS}, ${len(PROFILE_COLUMNS) + 1})
+ON CONFLICT (tag) DO UPDATE SET {_UPDATES}, fetched_at = EXCLUDED.fetched_at
 WHERE players.fetched_at <= EXCLUDED.fetched_at
 """
 
-GET_PROFILE = """
-SELECT tag, name, town_hall, exp_level, trophies, best_trophies, war_stars, attack_wins,
-       defense_wins, donations, donations_received, builder_trophies, best_builder_trophies,
-       builder_hall, capital_contributions, league, clan_tag, clan_name, role,
-       heroes::text AS heroes, fetched_at
-FROM players WHERE tag = $1
-"""
+GET_PROFILE = "SELECT " + PROFILE_SELECT + ", fetched_at FROM players WHERE tag = $1"
 
 
-def profile_args(profile: PlayerProfile, fetched_at: datetime) -> tuple[object, ...]:
-    """The UPSERT_PROFILE arguments for one profile (also used for batches)."""
-    return (
-        *(getattr(profile, c) for c in PROFILE_COLUMNS[:-1]),
-        json.dumps(profile.heroes),
-        fetched_at,
+def profile_args(profile: PlayerProfile) -> tuple[object, ...]:
+    """A profile's values in ``PROFILE_COLUMNS`` order (heroes as JSON text)."""
+    return tuple(
+        json.dumps(profile.heroes) if c == "heroes" else getattr(profile, c)
+        for c in PROFILE_COLUMNS
     )
+
+
+def profile_from_row(row: Mapping[str, Any]) -> PlayerProfile:
+    values = {c: row[c] for c in PROFILE_COLUMNS}
+    values["heroes"] = json.loads(row["heroes"])
+    return PlayerProfile(**values)
 
 
 async def upsert_profile(
     con: asyncpg.Connection, profile: PlayerProfile, fetched_at: datetime
 ) -> None:
     """Store the latest profile; an older fetch never overwrites a newer one."""
-    await con.execute(UPSERT_PROFILE, *profile_args(profile, fetched_at))
+    await con.execute(UPSERT_PROFILE, *profile_args(profile), fetched_at)
 
 
 async def get_profile(con: asyncpg.Connection, tag: str) -> PlayerProfile | None:
     row = await con.fetchrow(GET_PROFILE, tag)
-    if row is None:
-        return None
-    values = {c: row[c] for c in PROFILE_COLUMNS}
-    values["heroes"] = json.loads(row["heroes"])
-    return PlayerProfile(**values)
+    return None if row is None else profile_from_row(row)

@@ -1,15 +1,33 @@
 """Queries on what guilds track: players, clans, and their place in the schedule.
 
-The tracker's own write path lives in ``db.tracker``; this module serves the
-commands.
+The tracker's own write path lives in ``db.player_state`` and
+``db.clan_membership``; this module serves the commands. Adding to a guild's
+list checks its limit under the guild's lock, so two commands at once cannot
+both pass the check.
 """
 
 from __future__ import annotations
 
+import enum
+
 import asyncpg
+
+from db.guild_locks import lock_guilds
+from db.schedule import unschedule_orphans
+
+
+class Tracked(enum.Enum):
+    NEW = "new"
+    ALREADY = "already"
+    FULL = "full"  # the guild's limit is reached: nothing was added
+
 
 COUNT_GUILD_PLAYERS = "SELECT count(*) FROM tracked_players WHERE guild_id = $1"
 COUNT_GUILD_CLANS = "SELECT count(*) FROM tracked_clans WHERE guild_id = $1"
+IS_TRACKED = "SELECT EXISTS (SELECT 1 FROM tracked_players WHERE guild_id = $1 AND tag = $2)"
+IS_CLAN_TRACKED = (
+    "SELECT EXISTS (SELECT 1 FROM tracked_clans WHERE guild_id = $1 AND clan_tag = $2)"
+)
 
 TRACK_PLAYER = """
 INSERT INTO tracked_players (guild_id, tag, direct, added_by) VALUES ($1, $2, true, $3)
@@ -36,13 +54,6 @@ WITH changed AS (
 DELETE FROM tracked_players
 WHERE guild_id = $1 AND tag = $2 AND via_clan IS NULL
 RETURNING tag
-"""
-
-# Nobody tracks the tag any more: stop polling it (its history stays).
-UNSCHEDULE_ORPHANS = """
-DELETE FROM player_polls pp
-WHERE pp.tag = ANY($1::text[])
-  AND NOT EXISTS (SELECT 1 FROM tracked_players tp WHERE tp.tag = pp.tag)
 """
 
 TRACK_CLAN = """
@@ -135,12 +146,22 @@ async def count_guild_clans(con: asyncpg.Connection, guild_id: int) -> int:
     return int(await con.fetchval(COUNT_GUILD_CLANS, guild_id))
 
 
-async def track_player(con: asyncpg.Connection, guild_id: int, tag: str, user_id: int) -> bool:
-    """Track ``tag`` directly in the guild and schedule it; True if newly tracked."""
+async def track_player(
+    con: asyncpg.Connection, guild_id: int, tag: str, user_id: int, *, limit: int | None = None
+) -> Tracked:
+    """Track ``tag`` directly in the guild and schedule it.
+
+    With ``limit``, a player not tracked yet is refused (``Tracked.FULL``) when
+    the guild already tracks that many.
+    """
     async with con.transaction():
+        await lock_guilds(con, [guild_id])
+        if limit is not None and not await con.fetchval(IS_TRACKED, guild_id, tag):
+            if await count_guild_players(con, guild_id) >= limit:
+                return Tracked.FULL
         row = await con.fetchrow(TRACK_PLAYER, guild_id, tag, user_id)
         await con.execute(SCHEDULE_PLAYER, tag)
-    return bool(row and row["inserted"])
+    return Tracked.NEW if row and row["inserted"] else Tracked.ALREADY
 
 
 async def untrack_player(con: asyncpg.Connection, guild_id: int, tag: str) -> str | None:
@@ -151,17 +172,30 @@ async def untrack_player(con: asyncpg.Connection, guild_id: int, tag: str) -> st
         if row is None or not row["direct"]:
             return None
         await con.execute(UNTRACK_PLAYER, guild_id, tag)
-        await con.execute(UNSCHEDULE_ORPHANS, [tag])
+        await unschedule_orphans(con, [tag])
     return "clan" if row["via_clan"] else "removed"
 
 
 async def track_clan(
-    con: asyncpg.Connection, guild_id: int, clan_tag: str, name: str | None, user_id: int
-) -> bool:
+    con: asyncpg.Connection,
+    guild_id: int,
+    clan_tag: str,
+    name: str | None,
+    user_id: int,
+    *,
+    limit: int | None = None,
+) -> Tracked:
+    """Track a clan in the guild and schedule it; with ``limit``, a new clan is refused
+    (``Tracked.FULL``) when the guild already tracks that many clans. Its members are
+    followed by the clan's readings (``db.clan_membership``), within the player limit."""
     async with con.transaction():
+        await lock_guilds(con, [guild_id])
+        if limit is not None and not await con.fetchval(IS_CLAN_TRACKED, guild_id, clan_tag):
+            if await count_guild_clans(con, guild_id) >= limit:
+                return Tracked.FULL
         inserted = await con.fetchval(TRACK_CLAN, guild_id, clan_tag, user_id)
         await con.execute(SCHEDULE_CLAN, clan_tag, name)
-    return inserted is not None
+    return Tracked.NEW if inserted is not None else Tracked.ALREADY
 
 
 async def untrack_clan(con: asyncpg.Connection, guild_id: int, clan_tag: str) -> bool:
@@ -169,7 +203,7 @@ async def untrack_clan(con: asyncpg.Connection, guild_id: int, clan_tag: str) ->
         if await con.fetchval(UNTRACK_CLAN, guild_id, clan_tag) is None:
             return False
         released = await con.fetchval(RELEASE_CLAN_MEMBERS, guild_id, clan_tag) or []
-        await con.execute(UNSCHEDULE_ORPHANS, released)
+        await unschedule_orphans(con, released)
         await con.execute(UNSCHEDULE_ORPHAN_CLAN, clan_tag)
     return True
 
@@ -197,11 +231,3 @@ async def autocomplete_tags(
     return await con.fetch(
         AUTOCOMPLETE_TAGS, user_id, guild_id or 0, tag_part if text else "", text, limit
     )
-
-
-CLAN_MEMBERS = "SELECT members FROM clan_polls WHERE clan_tag = $1"
-
-
-async def clan_members(con: asyncpg.Connection, clan_tag: str) -> list[str]:
-    """The members recorded at the clan's last poll (empty before the first)."""
-    return list(await con.fetchval(CLAN_MEMBERS, clan_tag) or [])

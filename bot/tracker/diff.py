@@ -1,94 +1,74 @@
-"""From the stored state and a new observation to history, events and season gains.
+"""From the stored state and a new reading to history, events and credits.
 
-Pure functions, no I/O: the tracker's write path calls ``diff`` inside the
-transaction that holds the stored rows locked.
-
-Donation counters reset in the game at each season end and when a player
-leaves a clan. The running totals (``donations_total``, ``received_total``)
-add up what was gained between polls: the whole counter after a reset, the
-difference otherwise. What happens between two polls that cancel out cannot
-be seen by polling.
+Pure functions, no I/O: the tracker's write path calls ``observe`` inside
+the transaction that holds the player locked. The donation counters follow
+the model in ``bot.tracker.counters``; every other stat is shown as the
+game reports it, and a change of one is an event.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.profile import STATS, PlayerProfile
+from bot.profile import league_name
+from bot.tracker.counters import PROFILE, Outcome, Reading, apply, first_reading
 from bot.tracker.events import NUMERIC_EVENTS
-from bot.tracker.seasons import season_start
+from db.model import STATS, Change, Event, PlayerProfile, Stored
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """A player's stored state: the last profile and the running totals."""
+def observe(
+    previous: Stored | None,
+    profile: PlayerProfile,
+    at: datetime,
+    *,
+    source: str = PROFILE,
+    left: bool = False,
+) -> Change:
+    """What reading ``profile`` at ``at`` changes.
 
-    profile: PlayerProfile
-    fetched_at: datetime
-    donations_total: int
-    received_total: int
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    tag: str
-    occurred_at: datetime
-    kind: str
-    old_value: str | None = None
-    new_value: str | None = None
-    delta: int | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one observation changes."""
-
-    stored: Stored  # the new stored state
-    history: bool  # write a history row (a stat changed, or the first sighting)
-    events: list[Event]
-    season: datetime
-    season_donations: int
-    season_received: int
-
-
-def _counter_gain(old: int, new: int, reset: bool) -> int:
-    if reset or new < old:
-        return new
-    return new - old
-
-
-def diff(previous: Stored | None, profile: PlayerProfile, at: datetime) -> Change:
-    season = season_start(at)
+    ``source`` is the endpoint the counters come from (``LIST`` for a clan's
+    member list); ``left`` marks a member the list no longer shows.
+    """
+    reading = Reading(
+        source=source,
+        at=at,
+        clan_tag=profile.clan_tag,
+        donations=profile.donations,
+        received=profile.donations_received,
+        lifetime=profile.lifetime_donations,
+        left=left,
+    )
     if previous is None:
-        stored = Stored(profile, at, profile.donations, profile.donations_received)
-        return Change(stored, True, [], season, profile.donations, profile.donations_received)
-
+        first = first_reading(reading)
+        stored = Stored(replace(profile, lifetime_donations=None), at, first.state)
+        return Change(stored, True, [], first.credits)
+    outcome = apply(previous.counters, reading)
+    new = replace(
+        profile,
+        # The stored counters are the model's baseline: a held reading keeps the old one.
+        donations=outcome.state.donations,
+        donations_received=outcome.state.received,
+        lifetime_donations=None,
+    )
     old = previous.profile
-    # Counters restart at a season boundary and on leaving the clan.
-    reset = season_start(previous.fetched_at) != season or old.clan_tag != profile.clan_tag
-    gained = _counter_gain(old.donations, profile.donations, reset)
-    got = _counter_gain(old.donations_received, profile.donations_received, reset)
-    stored = Stored(profile, at, previous.donations_total + gained, previous.received_total + got)
-    changed = any(old.stat(s) != profile.stat(s) for s in STATS)
-    return Change(stored, changed, _events(old, profile, at, gained, got), season, gained, got)
+    changed = bool(outcome.credits) or any(old.stat(s) != new.stat(s) for s in STATS)
+    stored = Stored(new, at, outcome.state)
+    return Change(stored, changed, _events(old, new, at, outcome), outcome.credits)
 
 
-def _events(
-    old: PlayerProfile, new: PlayerProfile, at: datetime, gained: int, got: int
-) -> list[Event]:
+def _events(old: PlayerProfile, new: PlayerProfile, at: datetime, outcome: Outcome) -> list[Event]:
     tag = new.tag
     events: list[Event] = []
     for stat, kind in NUMERIC_EVENTS.items():
         before, after = old.stat(stat), new.stat(stat)
         if before != after:
             events.append(Event(tag, at, kind, str(before), str(after), after - before))
-    if gained > 0:
-        events.append(Event(tag, at, "donations", None, None, gained))
-    if got > 0:
-        events.append(Event(tag, at, "received", None, None, got))
+    if outcome.donations > 0:
+        events.append(Event(tag, at, "donations", None, None, outcome.donations))
+    if outcome.received > 0:
+        events.append(Event(tag, at, "received", None, None, outcome.received))
     for hero, level in new.heroes.items():
         before = old.heroes.get(hero, 0)
         if level > before:
@@ -113,7 +93,7 @@ def _events(
     return events
 
 
-# -- partial observations from a clan's member list ------------------------------------
+# -- partial readings from a clan's member list ----------------------------------------
 
 MEMBER_FIELDS = {
     "name": "name",
@@ -131,8 +111,6 @@ def merge_member(
     previous: PlayerProfile, member: dict[str, Any], clan_tag: str, clan_name: str | None
 ) -> PlayerProfile:
     """The stored profile updated with what a clan's member list says of the player."""
-    from bot.profile import _league_name  # shared parser for league/leagueTier
-
     values: dict[str, Any] = {}
     for key, attr in MEMBER_FIELDS.items():
         value = member.get(key)
@@ -140,11 +118,14 @@ def merge_member(
             attr in {"name", "role"} and isinstance(value, str)
         ):
             values[attr] = value
-    league = _league_name(member)
+    league = league_name(member)
     if league is not None:
         values["league"] = league
-    return replace(previous, clan_tag=clan_tag, clan_name=clan_name, **values)
+    return replace(
+        previous, clan_tag=clan_tag, clan_name=clan_name, lifetime_donations=None, **values
+    )
 
 
 def left_clan(previous: PlayerProfile) -> PlayerProfile:
-    return replace(previous, clan_tag=None, clan_name=None, role=None)
+    """The stored profile of a member the clan's list no longer shows."""
+    return replace(previous, clan_tag=None, clan_name=None, role=None, lifetime_donations=None)

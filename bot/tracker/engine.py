@@ -1,8 +1,9 @@
 """The tracker's scheduler: lease due work, poll the API, write in batches.
 
-Not coc.py's EventsClient (NOTES.md): due times live in the database, so a
-restart loses nothing and several processes share the work through leases.
-Nothing per player is kept in memory between batches.
+Not coc.py's EventsClient (which keeps every player in memory, has no
+persistence and polls one task per tag): due times live in the database, so
+a restart loses nothing and several processes share the work through
+leases. Nothing per player is kept in memory between batches.
 """
 
 from __future__ import annotations
@@ -10,31 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
 
 from bot.clash import ClashApi
-from bot.errors import (
-    ApiAccessDenied,
-    ApiMaintenance,
-    ApiRateLimited,
-    ApiUnavailable,
-    ClanNotFound,
-    PlayerNotFound,
-    UserFacingError,
-)
-from bot.profile import PlayerProfile
+from bot.profile import parse_player
 from bot.settings import Settings
 from bot.timeutil import utcnow
-from bot.tracker.diff import Event
-from bot.tracker.observe import Observation, record_clan, record_events, record_players
-from db import tracker as sql
+from bot.tracker.faults import Backoff, BatchFaults
+from bot.tracker.observe import Reading, record_clan, record_events, record_players
+from db import clan_membership, schedule, tracker_status
 from db.errors import is_unavailable
+from db.model import Event
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +52,9 @@ class TrackerOptions:
     # Players tracked only through a clan: full profile every N intervals.
     clan_member_factor: float = 6.0
     idle_wait: float = 1.0
+    # How long a lease lasts without renewal: a crashed process's rows are
+    # picked up again after this. A working process renews every third of it.
+    lease_seconds: float = 60.0
 
 
 @dataclass
@@ -66,14 +65,9 @@ class SweepStats:
     requests: int = 0
 
 
-@dataclass
-class _Outcome:
-    ok: list[Observation] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    retry: dict[str, str] = field(default_factory=dict)
-    pause: tuple[float, str] | None = None
-    paused_tags: list[str] = field(default_factory=list)
-    rate_limited: bool = False
+def _owner_id() -> str:
+    """This tracker's name on its leases: host, process, and a random part."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Tracker:
@@ -87,28 +81,31 @@ class Tracker:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
-        # Observation times come from here (tests move it across a season end).
+        # Reading times come from here (tests move it across a season end).
         self.clock = clock
         self.pool = pool
         self.clash = clash
         self.options = options or TrackerOptions()
         self.interval = settings.track_interval_seconds
+        self.owner = _owner_id()
         self._requests = asyncio.Semaphore(settings.tracker_concurrency)
         self._sweep = SweepStats()
-        self._rate_limits = 0
+        self._backoff = Backoff(self.options.rate_limit_backoff, self.options.max_backoff)
         self._answered = 0  # requests the API answered (a 404 is an answer)
         self.last_beat = time.monotonic()
         # Set by run()'s stop: requests still in flight are then abandoned.
         self._stopping = asyncio.Event()
 
-    @property
-    def lease_seconds(self) -> float:
-        # Long enough for a batch's requests and a database hiccup; a crashed
-        # process's leases expire after this and the work is picked up again.
-        return max(60.0, 2 * self.options.request_deadline)
-
     def healthy(self) -> bool:
         return time.monotonic() - self.last_beat < 60.0
+
+    def _faults(self) -> BatchFaults:
+        o = self.options
+        return BatchFaults(o.maintenance_pause, o.denied_pause, self._backoff)
+
+    @property
+    def retry_delay(self) -> float:
+        return min(self.interval, self.options.retry_delay)
 
     # -- the loop --------------------------------------------------------------------
 
@@ -117,6 +114,8 @@ class Tracker:
 
         On stop, requests still in flight are abandoned (their players are
         released, still due); what was already answered is written whole.
+        Errors are retried with a back-off here; a bug that escapes ends the
+        run, and the supervisor restarts it.
         """
         log.info("tracker started (interval %.1f s)", self.interval)
         self._stopping = stop
@@ -125,6 +124,8 @@ class Tracker:
             self.last_beat = time.monotonic()
             try:
                 worked = await self.step()
+                if not worked:
+                    await _wait(stop, await self._idle_wait())
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -138,9 +139,6 @@ class Tracker:
                 else:
                     log.exception("tracker step failed; retrying in %.1f s", wait)
                 await _wait(stop, wait)
-                continue
-            if not worked:
-                await _wait(stop, await self._idle_wait())
         log.info("tracker stopped")
 
     async def run_once(self) -> int:
@@ -152,41 +150,65 @@ class Tracker:
 
     async def _idle_wait(self) -> float:
         async with self.pool.acquire() as con:
-            wait = await sql.seconds_to_next_due(con)
+            wait = await schedule.seconds_to_next_due(con)
         if wait is None:
             return self.options.idle_wait
         return min(self.options.idle_wait, max(0.02, wait))
 
     async def step(self) -> int:
-        """One batch of clans and players. Returns how many were polled."""
+        """One batch of clans and players. Returns how many were polled (at least 1
+        if anything was leased: the caller should look again)."""
+        lease = self.options.lease_seconds
         async with self.pool.acquire() as con:
-            state = await sql.status(con)
+            state = await tracker_status.status(con)
             probing = False
             if state["pause_reason"] is not None:
                 if state["paused_until"] is not None and state["paused_until"] > state["now"]:
                     return 0
                 probing = True  # pause over: one request tells whether the API is back
-            limit = 1 if probing else self.options.batch_size
-            clans = await sql.lease_clans(
-                con, 1 if probing else self.options.clan_batch_size, self.lease_seconds
-            )
-            tags = (
-                [] if probing and clans else await sql.lease_players(con, limit, self.lease_seconds)
-            )
+            clan_limit = 1 if probing else self.options.clan_batch_size
+            clans = await schedule.lease_clans(con, clan_limit, lease, self.owner)
+            tags: list[str] = []
+            if not (probing and clans):
+                limit = 1 if probing else self.options.batch_size
+                tags = await schedule.lease_players(con, limit, lease, self.owner)
         if not clans and not tags:
             await self._end_sweep()
             return 0
         if self._sweep.started is None:
             self._sweep = SweepStats(started=utcnow())
         answered = self._answered
-        polled = await self._poll_clans(clans) + await self._poll_players(tags)
+        async with self._keeping_leases():
+            polled = await self._poll_clans(clans) + await self._poll_players(tags)
         if probing and self._answered > answered:
             async with self.pool.acquire() as con:
-                if await sql.unpause(con):
+                if await tracker_status.unpause(con):
                     log.info("tracker resumed: the API answers again")
         self._sweep.players += polled
-        # Work was done even if every request failed: the caller should look again.
         return max(polled, 1)
+
+    @contextlib.asynccontextmanager
+    async def _keeping_leases(self) -> AsyncIterator[None]:
+        """Renew this process's leases while a batch is in flight, so a slow batch
+        (the API's pace, a database hiccup) never lets another process take them."""
+
+        async def renew() -> None:
+            lease = self.options.lease_seconds
+            while True:
+                await asyncio.sleep(lease / 3)
+                try:
+                    async with self.pool.acquire() as con:
+                        await schedule.renew(con, self.owner, lease)
+                except Exception as exc:  # the next renewal tries again
+                    log.warning("tracker: could not renew leases: %s", type(exc).__name__)
+
+        renewer = asyncio.create_task(renew(), name="tracker-lease-renewal")
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
 
     async def _end_sweep(self) -> None:
         sweep = self._sweep
@@ -195,7 +217,7 @@ class Tracker:
         self._sweep = SweepStats()
         latency = sweep.latency_total / sweep.requests * 1000 if sweep.requests else None
         async with self.pool.acquire() as con:
-            await sql.record_sweep(con, sweep.started, utcnow(), sweep.players, latency)
+            await tracker_status.record_sweep(con, sweep.started, utcnow(), sweep.players, latency)
         log.info("sweep done: %d polled", sweep.players)
 
     # -- requests --------------------------------------------------------------------
@@ -209,36 +231,6 @@ class Tracker:
                 self._sweep.latency_total += time.perf_counter() - start
                 self._sweep.requests += 1
 
-    def _classify(self, tag: str, exc: BaseException, outcome: _Outcome) -> None:
-        if isinstance(exc, PlayerNotFound | ClanNotFound):
-            outcome.missing.append(tag)
-        elif isinstance(exc, ApiMaintenance):
-            outcome.pause = (self.options.maintenance_pause, "API maintenance")
-            outcome.paused_tags.append(tag)
-        elif isinstance(exc, ApiRateLimited):
-            # One back-off step per batch that met 429s, not per request: a batch
-            # of 500 would otherwise jump straight to max_backoff on one burst.
-            if not outcome.rate_limited:
-                outcome.rate_limited = True
-                self._rate_limits += 1
-            wait = min(
-                self.options.max_backoff,
-                self.options.rate_limit_backoff * 2 ** (self._rate_limits - 1),
-            )
-            if outcome.pause is None or outcome.pause[1] != "API maintenance":
-                outcome.pause = (wait, "rate limited by the API (429)")
-            outcome.paused_tags.append(tag)
-        elif isinstance(exc, ApiAccessDenied):
-            outcome.pause = (self.options.denied_pause, f"API key refused ({exc.reason})")
-            outcome.paused_tags.append(tag)
-        elif isinstance(exc, UserFacingError):  # unreachable, 5xx after retries, bad body
-            outcome.retry[tag] = type(exc).__name__ + (
-                f": {exc.detail}" if isinstance(exc, ApiUnavailable) and exc.detail else ""
-            )
-        else:
-            log.error("tracker: unexpected error polling %s", tag, exc_info=exc)
-            outcome.retry[tag] = type(exc).__name__
-
     async def _poll_players(self, tags: list[str]) -> int:
         if not tags:
             return 0
@@ -250,56 +242,51 @@ class Tracker:
                         tag, fresh=True, deadline=self.options.request_deadline
                     )
                 )
-                return tag, PlayerProfile.from_api(raw), self.clock()
+                return tag, parse_player(raw), self.clock()
             except Exception as exc:
                 return tag, exc, self.clock()
 
-        outcome = _Outcome()
+        faults = self._faults()
+        readings: list[Reading] = []
         results = await self._until_stopped([one(t) for t in tags])
         released = [t for t, r in zip(tags, results, strict=True) if r is None]
         for tag, result, at in (r for r in results if r is not None):
-            if isinstance(result, PlayerProfile):
-                outcome.ok.append(Observation(result, at))
+            if isinstance(result, BaseException):
+                faults.add(tag, result)
             else:
-                self._classify(tag, result, outcome)
-        self._answered += len(outcome.ok) + len(outcome.missing)
-        if outcome.ok:
-            self._rate_limits = 0
+                readings.append(Reading(result, at))
+        self._answered += len(readings) + len(faults.missing)
+        if readings:
+            self._backoff.reset()
 
         async def write(con: asyncpg.Connection) -> None:
-            if outcome.ok:
-                await record_players(con, outcome.ok)
-                await sql.players_polled(
+            if readings:
+                await record_players(con, readings)
+                await schedule.players_polled(
                     con,
-                    [o.profile.tag for o in outcome.ok],
+                    [r.profile.tag for r in readings],
                     self.interval,
                     self.options.clan_member_factor,
+                    self.owner,
                 )
-            if outcome.missing:
-                gone = await sql.players_missed(
-                    con, outcome.missing, self.interval, self.options.gone_after
+            if faults.missing:
+                gone = await schedule.players_missed(
+                    con, faults.missing, self.interval, self.options.gone_after, self.owner
                 )
                 if gone:
                     log.info("tracker: %d player(s) no longer exist: %s", len(gone), gone)
                     await record_events(con, [Event(t, self.clock(), "gone") for t in gone])
-            for reason in set(outcome.retry.values()):
-                retry = [t for t, r in outcome.retry.items() if r == reason]
-                await sql.players_retry(
-                    con, retry, min(self.interval, self.options.retry_delay), reason
-                )
-            if outcome.pause is not None:
-                await sql.release(con, outcome.paused_tags, [])
-                await sql.pause(con, *outcome.pause)
-            # Cut off by a stop: still due, so the next start polls them at once.
-            await sql.release(con, released, [])
+            for reason, retry in faults.retries_by_reason().items():
+                await schedule.players_retry(con, retry, self.retry_delay, reason, self.owner)
+            if faults.pause is not None:
+                await tracker_status.pause(con, *faults.pause)
+            # Paused, or cut off by a stop: still due, polled at once when work resumes.
+            await schedule.release(con, [*faults.paused, *released], [], self.owner)
 
         await self._write(write)
-        if outcome.pause is not None:
-            log.warning("tracker paused for %.0f s: %s", *outcome.pause)
-        _log_retries(
-            "player", outcome.retry, len(tags), min(self.interval, self.options.retry_delay)
-        )
-        return len(outcome.ok)
+        faults.log_pause()
+        faults.log_retries("player", len(tags), self.retry_delay)
+        return len(readings)
 
     async def _poll_clans(self, clans: list[asyncpg.Record]) -> int:
         if not clans:
@@ -316,52 +303,41 @@ class Tracker:
             except Exception as exc:
                 return clan_tag, exc, self.clock()
 
+        faults = self._faults()
         results = await self._until_stopped([one(c["clan_tag"]) for c in clans])
         released = [c["clan_tag"] for c, r in zip(clans, results, strict=True) if r is None]
-        previous = {c["clan_tag"]: list(c["members"]) for c in clans}
         polled = 0
-        outcome = _Outcome()
         for clan_tag, result, at in (r for r in results if r is not None):
-            if isinstance(result, dict):
-                data = result
+            if isinstance(result, BaseException):
+                faults.add(clan_tag, result)
+                continue
 
-                async def write(
-                    con: asyncpg.Connection, tag: str = clan_tag, d: dict = data, t: datetime = at
-                ) -> None:
-                    await record_clan(con, tag, d, previous[tag], t, self.interval)
+            async def write(
+                con: asyncpg.Connection, tag: str = clan_tag, d: dict = result, t: datetime = at
+            ) -> None:
+                await record_clan(con, tag, d, t)
+                await clan_membership.clan_polled(con, tag, self.interval, self.owner)
 
-                await self._write(write)
-                polled += 1
-                self._answered += 1
-            else:
-                self._classify(clan_tag, result, outcome)
+            await self._write(write)
+            polled += 1
+            self._answered += 1
 
         async def write_faults(con: asyncpg.Connection) -> None:
-            for clan_tag in outcome.missing:
-                await sql.clan_missed(
-                    con, clan_tag, "notFound", self.interval, self.options.gone_after
+            for clan_tag in faults.missing:
+                await schedule.clan_missed(
+                    con, clan_tag, self.interval, self.options.gone_after, self.owner
                 )
-            for clan_tag, reason in outcome.retry.items():
-                await sql.clan_missed(
-                    con,
-                    clan_tag,
-                    reason,
-                    min(self.interval, self.options.retry_delay),
-                    self.options.gone_after,
-                )
-            if outcome.pause is not None:
-                await sql.release(con, [], outcome.paused_tags)
-                await sql.pause(con, *outcome.pause)
-            await sql.release(con, [], released)
+            for clan_tag, reason in faults.retry.items():
+                await schedule.clan_retry(con, clan_tag, reason, self.retry_delay, self.owner)
+            if faults.pause is not None:
+                await tracker_status.pause(con, *faults.pause)
+            await schedule.release(con, [], [*faults.paused, *released], self.owner)
 
-        self._answered += len(outcome.missing)
-        if outcome.missing or outcome.retry or outcome.pause or released:
+        self._answered += len(faults.missing)
+        if faults.missing or faults.retry or faults.pause or released:
             await self._write(write_faults)
-        if outcome.pause is not None:
-            log.warning("tracker paused for %.0f s: %s", *outcome.pause)
-        _log_retries(
-            "clan", outcome.retry, len(clans), min(self.interval, self.options.retry_delay)
-        )
+        faults.log_pause()
+        faults.log_retries("clan", len(clans), self.retry_delay)
         return polled
 
     async def _until_stopped(self, requests: Sequence[Awaitable[T]]) -> list[T | None]:
@@ -394,7 +370,7 @@ class Tracker:
     async def _write(self, write: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
         """Run ``write`` in one transaction; on a database outage keep it and retry.
 
-        The observations stay in memory until written; if the process stops
+        The readings stay in memory until written; if the process stops
         first, their leases expire and the players are simply polled again.
         """
         attempt = 0
@@ -424,20 +400,6 @@ class Tracker:
                     wait,
                 )
                 await _wait(self._stopping, wait)
-
-
-def _log_retries(kind: str, retry: dict[str, str], batch: int, delay: float) -> None:
-    """One line per batch for requests that failed and are retried (timeouts, 5xx,
-    unreadable bodies): without it an API outage left no trace in the log."""
-    if retry:
-        log.warning(
-            "tracker: %d of %d %s request(s) failed (%s); retrying in %.1f s",
-            len(retry),
-            batch,
-            kind,
-            ", ".join(sorted(set(retry.values()))),
-            delay,
-        )
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

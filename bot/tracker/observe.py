@@ -1,98 +1,75 @@
-"""Turning observations into stored history, in one transaction per batch.
+"""Turning readings into stored history, one transaction at a time.
 
-Both the tracker and ``/player`` (for a tracked player) come through here, so
-a change is recorded once whoever saw it first.
+The tracker's polls and the commands' lookups (``/player``, ``/track``,
+``/link`` of a tracked player) all come through here, so a change is
+recorded once whoever saw it first, and two readers of the same player at
+the same moment are serialised by the player's write lock.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from bot.profile import PlayerProfile
-from bot.tracker.diff import Change, Event, diff, left_clan, merge_member
-from db import players
-from db import tracker as sql
+from bot.limits import MAX_TRACKED_PLAYERS
+from bot.tracker.counters import LIST, PROFILE
+from bot.tracker.diff import left_clan, merge_member, observe
+from bot.tracker.seasons import season_start
+from db import clan_membership, feeds, player_state, players, schedule
+from db.model import Change, Event, PlayerProfile
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Observation:
+class Reading:
+    """A full profile as the API answered it at ``at``."""
+
     profile: PlayerProfile
     at: datetime
 
 
-async def _enqueue_feed(con: asyncpg.Connection, event_ids: list[int]) -> None:
-    """Queue feed posts in the same transaction as the events (the outbox)."""
-    if not event_ids:
-        return
-    try:
-        from db import feeds
-    except ImportError:  # the feed is optional; without it events are only stored
-        return
-    await feeds.enqueue_events(con, event_ids)
-
-
-async def record_players(con: asyncpg.Connection, observations: Sequence[Observation]) -> int:
+async def record_players(con: asyncpg.Connection, readings: Sequence[Reading]) -> int:
     """Diff full profiles against the stored state and write the result.
 
-    The caller holds a transaction. Stored rows are locked first, so two
-    trackers that observed the same player cannot both write: an observation
-    not newer than the stored one is dropped. Returns the number of events.
+    The caller holds a transaction. A reading not newer than the stored one
+    is dropped (a cached lookup must not rewrite history). Returns the
+    number of events written.
     """
-    if not observations:
+    if not readings:
         return 0
-    latest: dict[str, Observation] = {}
-    for obs in observations:
-        seen = latest.get(obs.profile.tag)
-        if seen is None or obs.at > seen.at:
-            latest[obs.profile.tag] = obs
-    states = await sql.load_states(con, sorted(latest))
-    # Donation counters of a member of a polled clan come from the clan's
-    # member list only: mixing two differently cached sources would look like
-    # counter resets.
-    clan_sourced = await sql.polled_clans(
-        con, sorted({o.profile.clan_tag for o in latest.values() if o.profile.clan_tag})
-    )
+    latest: dict[str, Reading] = {}
+    for reading in readings:
+        seen = latest.get(reading.profile.tag)
+        if seen is None or reading.at > seen.at:
+            latest[reading.profile.tag] = reading
+    tags = sorted(latest)
+    await player_state.lock_players(con, tags)
+    states = await player_state.load_states(con, tags, season_start)
     changes: list[Change] = []
-    for tag, obs in latest.items():
+    for tag in tags:
+        reading = latest[tag]
         state, fetched_at = states.get(tag, (None, None))
-        if fetched_at is not None and obs.at <= fetched_at:
+        if fetched_at is not None and reading.at <= fetched_at:
             continue
-        profile = obs.profile
-        if (
-            state is not None
-            and profile.clan_tag in clan_sourced
-            and profile.clan_tag == state.profile.clan_tag
-        ):
-            profile = replace(
-                profile,
-                donations=state.profile.donations,
-                donations_received=state.profile.donations_received,
-            )
-        changes.append(diff(state, profile, obs.at))
-    event_ids = await sql.save_changes(con, changes)
-    await _enqueue_feed(con, event_ids)
+        changes.append(observe(state, reading.profile, reading.at, source=PROFILE))
+    event_ids = await player_state.save_changes(con, changes)
+    await feeds.enqueue_events(con, event_ids)
     return len(event_ids)
 
 
 async def record_clan(
-    con: asyncpg.Connection,
-    clan_tag: str,
-    data: dict[str, Any],
-    previous_members: Sequence[str],
-    at: datetime,
-    interval: float,
+    con: asyncpg.Connection, clan_tag: str, data: dict[str, Any], at: datetime
 ) -> int:
-    """Apply one clan observation: members' stats, joins and leaves, tracking.
+    """Apply one reading of a clan: members' stats, joins and leaves, who is tracked.
 
-    Returns the number of events written.
+    The caller holds a transaction. A reading older than the stored member
+    list changes nothing. Returns the number of events written.
     """
     members = {
         m["tag"]: m
@@ -100,55 +77,71 @@ async def record_clan(
         if isinstance(m, dict) and isinstance(m.get("tag"), str)
     }
     name = data.get("name") if isinstance(data.get("name"), str) else None
+    # Lock order: guilds, then players (commands take them in the same order).
+    await clan_membership.lock_clan_guilds(con, clan_tag)
+    before, read_at = await clan_membership.clan_state(con, clan_tag)
+    if read_at is not None and at <= read_at:
+        return 0
     current = sorted(members)
-    before = set(previous_members)
-    leavers = sorted(before - set(current))
-    states = await sql.load_states(con, sorted(set(current) | set(leavers)))
+    leavers = sorted(set(before) - set(current))
+    await player_state.lock_players(con, [*current, *leavers])
+    states = await player_state.load_states(con, [*current, *leavers], season_start)
+
+    await clan_membership.record_read(con, clan_tag, current, name, at)
+    untracked = set(
+        await clan_membership.follow_members(con, clan_tag, current, MAX_TRACKED_PLAYERS)
+    )
+    tracked = [t for t in current if t not in untracked]
+    await schedule.schedule_players(con, tracked)
 
     changes: list[Change] = []
-    extra: list[Event] = []
-    needs_full: list[str] = []
-    for tag in current:
+    joins: list[Event] = []
+    first_seen: list[str] = []
+    for tag in tracked:
         state, fetched_at = states.get(tag, (None, None))
         if state is None:
-            needs_full.append(tag)
-            # The first clan poll is the baseline; later arrivals are joins.
+            first_seen.append(tag)
+            # The first reading of a clan is its baseline; later arrivals are joins.
             if before and tag not in before:
-                extra.append(Event(tag, at, "clan_join", None, clan_tag, None, {"clan_name": name}))
+                joins.append(Event(tag, at, "clan_join", None, clan_tag, None, {"clan_name": name}))
             continue
         if fetched_at is not None and at <= fetched_at:
             continue
         merged = merge_member(state.profile, members[tag], clan_tag, name)
-        changes.append(diff(state, merged, at))
+        changes.append(observe(state, merged, at, source=LIST))
     for tag in leavers:
         state, fetched_at = states.get(tag, (None, None))
         if state is None or state.profile.clan_tag != clan_tag:
-            continue  # already seen elsewhere by a full poll
+            continue  # already seen elsewhere
         if fetched_at is not None and at <= fetched_at:
             continue
-        changes.append(diff(state, left_clan(state.profile), at))
+        changes.append(observe(state, left_clan(state.profile), at, source=LIST, left=True))
+    # A member never read in full is due at once (the list lacks some stats).
+    await schedule.due_now(con, first_seen)
 
-    event_ids = await sql.save_changes(con, changes, extra)
-    await sql.save_clan_membership(con, clan_tag, name, current, leavers, needs_full, interval)
-    await _enqueue_feed(con, event_ids)
+    event_ids = await player_state.save_changes(con, changes, joins)
+    # Queued while leavers are still tracked, so their guilds get the clan_leave.
+    await feeds.enqueue_events(con, event_ids)
+    await clan_membership.release_leavers(con, clan_tag, current)
+    await schedule.unschedule_orphans(con, leavers)
     return len(event_ids)
 
 
 async def record_events(con: asyncpg.Connection, events: Sequence[Event]) -> int:
     """Events with no stat change behind them (an account gone)."""
-    event_ids = await sql.insert_events(con, events)
-    await _enqueue_feed(con, event_ids)
+    event_ids = await player_state.insert_events(con, events)
+    await feeds.enqueue_events(con, event_ids)
     return len(event_ids)
 
 
 async def record_lookup(con: asyncpg.Connection, profile: PlayerProfile, at: datetime) -> None:
     """Store a profile fetched by a command.
 
-    A tracked player's lookup is an observation like any poll, so a change
-    it sees is recorded in history rather than silently overwritten.
+    A tracked player's lookup is a reading like any poll, so a change it
+    sees is recorded in history rather than silently overwritten.
     """
     async with con.transaction():
-        if await sql.scheduled(con, [profile.tag]):
-            await record_players(con, [Observation(profile, at)])
+        if await schedule.is_scheduled(con, profile.tag):
+            await record_players(con, [Reading(profile, at)])
         else:
             await players.upsert_profile(con, profile, at)

@@ -41,6 +41,12 @@ def season_end(moment: datetime) -> datetime:
     return _start_of(*_next(start.month, start.year))
 
 
+def previous_season_start(moment: datetime) -> datetime:
+    """The start of the season before the one ``moment`` falls in."""
+    start = season_start(moment)
+    return _start_of(*_previous(start.month, start.year))
+
+
 def season_starts_between(first: datetime, last: datetime) -> list[datetime]:
     """Season starts in ``(first, last]``, oldest first (chart markers)."""
     found: list[datetime] = []

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.profile import STATS, PlayerProfile
+from bot.profile import parse_player
+from db.model import STATS
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "fakes" / "payloads"
 
@@ -15,7 +16,7 @@ def load(name: str) -> dict:
 
 
 def test_th18_payload_parses_every_shown_field() -> None:
-    p = PlayerProfile.from_api(load("player_th18"))
+    p = parse_player(load("player_th18"))
     assert (p.tag, p.name, p.town_hall, p.exp_level) == ("#2PP", "Example Player", 18, 260)
     assert (p.trophies, p.best_trophies, p.war_stars) == (750, 6085, 3125)
     assert (p.donations, p.donations_received) == (55, 59)
@@ -31,15 +32,15 @@ def test_th18_payload_parses_every_shown_field() -> None:
 def test_clan_member_league_object_is_accepted() -> None:
     member = load("clan")["memberList"][0]
     member = {k: v for k, v in member.items() if k != "leagueTier"}
-    assert PlayerProfile.from_api(member).league == "Unranked"
+    assert parse_player(member).league == "Unranked"
 
 
 def test_missing_and_wrongly_typed_fields_read_as_zero() -> None:
-    p = PlayerProfile.from_api({"tag": "#2PP", "trophies": "lots", "attackWins": True})
+    p = parse_player({"tag": "#2PP", "trophies": "lots", "attackWins": True})
     assert p.trophies == 0 and p.attack_wins == 0 and p.clan_tag is None and p.heroes == {}
     assert all(p.stat(s) == 0 for s in STATS)
 
 
 def test_a_payload_without_tag_is_rejected() -> None:
     with pytest.raises(ValueError):
-        PlayerProfile.from_api({"name": "x"})
+        parse_player({"name": "x"})

@@ -41,7 +41,7 @@ import coc
 import pytest
 from aiohttp import web
 
-import db.tracker
+import db.tracker_status
 import tests.harness as harness_module
 from bot.check import check_clash
 from bot.clash import ClashApi
@@ -188,7 +188,7 @@ async def test_no_secret_in_logs_replies_or_reprs(
             replies.append(await h.run("player", opt("tag", "#9P9PRYQ0")))
             assert "python -m bot check" in (replies[-1].content or "")
             # An unexpected error: logged with its traceback.
-            monkeypatch.setattr(db.tracker, "status", _boom)
+            monkeypatch.setattr(db.tracker_status, "status", _boom)
             replies.append(await h.run("status"))
             assert "Something went wrong" in (replies[-1].content or "")
             # A gateway reconnect: discord.py sends the token again (RESUME).

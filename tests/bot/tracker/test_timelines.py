@@ -204,12 +204,12 @@ async def test_a_restart_between_two_polls(env: Env) -> None:
 
 async def test_an_observation_written_twice_is_stored_once(env: Env) -> None:
     """A crash after the write but before the lease is released: the retry is a no-op."""
-    from bot.profile import PlayerProfile
-    from bot.tracker.observe import Observation, record_players
+    from bot.profile import parse_player
+    from bot.tracker.observe import Reading, record_players
 
     await env.track(TAG)
-    profile = PlayerProfile.from_api(make_player(TAG, trophies=1234))
-    obs = Observation(profile, env.clock.now)
+    profile = parse_player(make_player(TAG, trophies=1234))
+    obs = Reading(profile, env.clock.now)
     for _ in range(2):
         async with env.pool.acquire() as con, con.transaction():
             await record_players(con, [obs])

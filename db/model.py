@@ -1,0 +1,144 @@
+"""Types every layer shares: plain, frozen dataclasses with no I/O.
+
+This module imports nothing of the application, so db/ can store and load
+these values without reaching up into bot/. Parsing the API's JSON into
+them lives in bot/ (``bot.profile``); the rules that change them live in
+``bot.tracker``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# The stats the bot tracks, in display order. Names match the command
+# choices and the columns of ``players`` and ``player_history``.
+STATS: tuple[str, ...] = (
+    "trophies",
+    "best_trophies",
+    "donations",
+    "donations_received",
+    "attack_wins",
+    "defense_wins",
+    "war_stars",
+    "exp_level",
+    "town_hall",
+    "builder_trophies",
+    "capital_contributions",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerProfile:
+    """A player as one reading of the API shows them.
+
+    ``lifetime_donations`` is the sum of the three lifetime donation
+    achievements (Friend in Need, Sharing is caring, Siege Sharer); only a
+    full profile carries achievements, so a clan member list leaves it None.
+    """
+
+    tag: str
+    name: str
+    town_hall: int
+    exp_level: int
+    trophies: int
+    best_trophies: int
+    war_stars: int
+    attack_wins: int
+    defense_wins: int
+    donations: int
+    donations_received: int
+    builder_trophies: int
+    best_builder_trophies: int
+    builder_hall: int
+    capital_contributions: int
+    league: str | None
+    clan_tag: str | None
+    clan_name: str | None
+    role: str | None
+    heroes: dict[str, int] = field(default_factory=dict)
+    lifetime_donations: int | None = None
+
+    def stat(self, name: str) -> int:
+        return int(getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class Witness:
+    """The lifetime donation achievements at the last full profile that agreed with the counter.
+
+    ``counter`` is that profile's season counter and ``total`` the running
+    total credited up to it: between two witnesses, the achievements say
+    exactly how much was donated, whatever the counter did in between.
+    """
+
+    lifetime: int
+    counter: int
+    total: int
+    season: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CounterState:
+    """What the tracker remembers of a player's donation counters between readings.
+
+    The game zeroes both counters at each season end and when a player
+    leaves a clan; an *epoch* is the stretch between two such resets, and
+    ``donations``/``received`` are the counter values credited so far in the
+    current one (the baseline the next reading is compared with).
+    ``last_list``/``last_profile`` are the last raw readings from the clan
+    member list and from the full profile: the two endpoints are cached for
+    different times, so a counter that is lower in one of them than in the
+    other is only a reset when the same endpoint shows the drop.
+    """
+
+    season: datetime
+    clan_tag: str | None
+    donations: int
+    received: int
+    donations_total: int
+    received_total: int
+    last_list: tuple[int, int] | None = None
+    last_profile: tuple[int, int] | None = None
+    witness: Witness | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """Donations and receipts credited to one season by one reading."""
+
+    season: datetime
+    donations: int
+    received: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A player's stored state: the last profile and the counter model's memory."""
+
+    profile: PlayerProfile
+    fetched_at: datetime
+    counters: CounterState
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    tag: str
+    occurred_at: datetime
+    kind: str
+    old_value: str | None = None
+    new_value: str | None = None
+    delta: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one observation changes: the new state, a history row or not, events, credits."""
+
+    stored: Stored
+    history: bool
+    events: list[Event]
+    credits: list[Credit]
