@@ -37,7 +37,7 @@ class Reading:
 async def record_players(con: asyncpg.Connection, readings: Sequence[Reading]) -> int:
     """Diff full profiles against the stored state and write the result.
 
-    The caller holds a transaction. A reading not newer than the stored one
+    The caller holds a transaction. A reading older than the stored one
     is dropped (a cached lookup must not rewrite history). Returns the
     number of events written.
     """
@@ -55,7 +55,7 @@ async def record_players(con: asyncpg.Connection, readings: Sequence[Reading]) -
     for tag in tags:
         reading = latest[tag]
         state, fetched_at = states.get(tag, (None, None))
-        if fetched_at is not None and reading.at <= fetched_at:
+        if fetched_at is not None and reading.at < fetched_at:
             continue
         changes.append(observe(state, reading.profile, reading.at, source=PROFILE))
     event_ids = await player_state.save_changes(con, changes)
@@ -105,7 +105,7 @@ async def record_clan(
             if before and tag not in before:
                 joins.append(Event(tag, at, "clan_join", None, clan_tag, None, {"clan_name": name}))
             continue
-        if fetched_at is not None and at <= fetched_at:
+        if fetched_at is not None and at < fetched_at:
             continue
         merged = merge_member(state.profile, members[tag], clan_tag, name)
         changes.append(observe(state, merged, at, source=LIST))
@@ -113,7 +113,7 @@ async def record_clan(
         state, fetched_at = states.get(tag, (None, None))
         if state is None or state.profile.clan_tag != clan_tag:
             continue  # already seen elsewhere
-        if fetched_at is not None and at <= fetched_at:
+        if fetched_at is not None and at < fetched_at:
             continue
         changes.append(observe(state, left_clan(state.profile), at, source=LIST, left=True))
     # A member never read in full is due at once (the list lacks some stats).
