@@ -139,6 +139,7 @@ def refusal_reason(exc: discord.HTTPException, channel_id: int) -> str:
 # -- the sender ----------------------------------------------------------------------
 
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
+SENDER_TASK = "feed sender"
 DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -165,31 +166,29 @@ class FeedSender:
         self._wake = asyncio.Event()
         self._cycled = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
         self._retry_at: dict[int, float] = {}  # channel id -> monotonic time of the next try
         self._next_prune = 0.0
 
     # -- lifecycle
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="feed-sender")
+        """Run under the bot's supervisor: a bug that escapes is logged, the sender
+        restarted with back-off, and the health check fails meanwhile."""
+        self._stopping = False
+        self.bot.supervisor.start(SENDER_TASK, self.run)
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Finish the batch being posted (up to ``grace`` seconds), then stop."""
+        """Finish the batch being posted (up to ``grace`` seconds), then stop.
+
+        Cut off mid-post, the batch stays unsent and is resumed with its nonce.
+        """
         self._stopping = True
         self._wake.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), grace)
-        except TimeoutError:
-            # Cut off mid-post: the batch stays unsent and is resumed with its nonce.
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.bot.supervisor.stop(SENDER_TASK, timeout=grace)
 
     async def run(self) -> None:
+        """Post until stopped. A database outage is waited out here; anything else
+        ends the run for the supervisor to log and restart."""
         delay = 1.0
         while not self._stopping:
             try:
@@ -197,8 +196,6 @@ class FeedSender:
                 delay = 1.0
             except DB_TROUBLE as exc:
                 log.warning("feed sender lost the database (%s); retrying in %.0f s", exc, delay)
-            except Exception:
-                log.exception("feed sender failed; restarting in %.0f s", delay)
             if not self._stopping:
                 await self._sleep(delay)
                 delay = min(delay * 2, 60.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -10,6 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.embeds import literal, timestamp
+from bot.supervisor import Supervisor
+from bot.timeutil import utcnow
 from db import tracker_status, tracking
 
 if TYPE_CHECKING:
@@ -72,7 +75,29 @@ class StatusCog(commands.Cog):
         else:
             paused = "Running"
         embed.add_field(name="Tracker", value=paused, inline=False)
+        embed.add_field(
+            name="Background tasks", value=describe_tasks(self.bot.supervisor), inline=False
+        )
         await interaction.followup.send(embed=embed)
+
+
+def describe_tasks(supervisor: Supervisor) -> str:
+    """One line per task this process runs; a task that died says why and when it restarts."""
+    lines = []
+    now_mono, now = time.monotonic(), utcnow()
+    for task in supervisor.states():
+        if task.running:
+            restarts = f" (restarted {task.restarts}×)" if task.restarts else ""
+            lines.append(f"{literal(task.name)}: running{restarts}")
+            continue
+        line = f"{literal(task.name)}: **down**"
+        if task.last_error:
+            line += f" ({literal(task.last_error)[:200]})"
+        if task.restart_at is not None:
+            at = now + timedelta(seconds=max(0.0, task.restart_at - now_mono))
+            line += f", restarting {timestamp(at)}"
+        lines.append(line)
+    return "\n".join(lines)[:1024] or "none in this process (trackers may run apart)"
 
 
 async def setup(bot: TrackerBot) -> None:

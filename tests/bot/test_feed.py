@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import discord
 import pytest
 
 from bot.feed import FeedSender, batch_payload, describe_change, event_embed
@@ -173,10 +174,8 @@ async def test_a_kill_between_post_and_record_does_not_double_post(harness: Harn
     async with harness.pool.acquire() as con:
         await emit(con, TAG, [trophies(1, 2), trophies(2, 3)])
     await asyncio.wait_for(posted.wait(), 10)
-    assert first._task is not None
-    first._task.cancel()  # the process dies: nothing after the post ran
-    with pytest.raises(asyncio.CancelledError):
-        await first._task
+    # The process dies: cancelled at once, nothing after the post runs.
+    await harness.bot.supervisor.stop("feed sender", timeout=0)
     (unsent,) = await batches(harness.pool)
     assert unsent["sent_at"] is None and unsent["attempts"] == 1
 
@@ -313,3 +312,94 @@ async def test_a_tracked_change_reaches_the_channel(harness: Harness) -> None:
     assert [e["description"] for e in message.embeds] == [
         "**Bob** (#2PP0JCCL): Trophies +31 (5,000 → 5,031)"
     ]
+
+
+async def test_a_clan_only_member_who_leaves_gets_one_leave_post_and_no_donations(
+    harness: Harness,
+) -> None:
+    """Issue 10: the leave is posted (queued before the member is untracked), and the
+    game zeroing the counters is no donation."""
+    from bot.tracker.engine import Tracker
+    from db import tracking
+    from tests.fakes.coc_api import make_clan, make_player
+
+    clan = "#2Q9VRJ0"
+    harness.discord.add_channel(GUILD_ID, CHANNEL)
+    stays = make_player("#9P9PRYQ0", name="Stays", clan=(clan, "Home"))
+    leaves = make_player(TAG, name="Bob", clan=(clan, "Home"), donations=500, received=60)
+    harness.coc.set_player(stays)
+    harness.coc.set_player(leaves)
+    harness.coc.set_clan(make_clan(clan, [stays, leaves], name="Home"))
+    async with harness.pool.acquire() as con:
+        await tracking.track_clan(con, GUILD_ID, clan, "Home", 1)
+        await feeds.set_feed(con, GUILD_ID, CHANNEL, None, 1)
+    tracker = Tracker(settings=harness.settings, pool=harness.pool, clash=harness.bot.clash)
+    await tracker.run_once()  # the clan's baseline and the members' first profiles
+
+    harness.coc.set_player(make_player(TAG, name="Bob", clan=None))
+    harness.coc.set_clan(make_clan(clan, [stays], name="Home"))
+    async with harness.pool.acquire() as con:
+        await con.execute("UPDATE clan_polls SET next_poll_at = now() - interval '1 s'")
+    await tracker.run_once()
+    await harness.discord.wait_channel_messages(CHANNEL, 1, timeout=5)
+    await cog(harness).sender.settled()
+    posted = [e["description"] for m in harness.discord.channel_messages[CHANNEL] for e in m.embeds]
+    assert posted == ["**Bob** (#2PP0JCCL): Left clan Home (#2Q9VRJ0)"]
+    async with harness.pool.acquire() as con:
+        assert not await tracking.tracking_info(con, GUILD_ID, TAG)
+        assert await con.fetchval("SELECT donations_total FROM players WHERE tag = $1", TAG) == 500
+
+
+async def test_a_channel_in_back_off_does_not_hold_up_the_others(harness: Harness) -> None:
+    """Issue 10: 600 unsent batches of a failing channel neither hide another guild's
+    batch nor make the sender spin."""
+    await cog(harness).sender.stop()
+    await setup_feed(harness)
+    await setup_feed(harness, guild_id=6000, channel_id=6001)
+
+    class Down(FeedSender):
+        async def send(self, channel_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+            if channel_id == CHANNEL:
+                raise discord.DiscordServerError(_Response(503), "unavailable")
+            return await super().send(channel_id, payload)
+
+    async with harness.pool.acquire() as con:
+        await con.execute(
+            "INSERT INTO feed_batches (guild_id, channel_id) "
+            "SELECT $1, $2 FROM generate_series(1, 600)",
+            GUILD_ID,
+            CHANNEL,
+        )
+        await con.execute(
+            "INSERT INTO player_events (tag, occurred_at, kind) "
+            "SELECT $1, now(), 'trophies' FROM generate_series(1, 600)",
+            TAG,
+        )
+        await con.execute(
+            "INSERT INTO feed_outbox (guild_id, channel_id, event_id, batch_id) "
+            "SELECT $1, $2, e.id, b.id FROM "
+            "(SELECT id, row_number() OVER (ORDER BY id) AS n FROM player_events) e "
+            "JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM feed_batches) b USING (n)",
+            GUILD_ID,
+            CHANNEL,
+        )
+    sender = Down(harness.bot, batch_window=0, retry_base=60)
+    assert await sender.run_once() >= 0.05  # the failing channel is now in back-off
+    async with harness.pool.acquire() as con:
+        await emit(con, TAG, [trophies(1, 2)])  # queued for both guilds
+    wait = 0.0
+    for _ in range(3):
+        wait = await sender.run_once()
+    assert len(harness.discord.channel_messages[6001]) == 1
+    # Nothing to do but wait (the back-off, or the next poll): no 50 ms spin.
+    assert wait >= sender.poll_interval
+    posts = [r for r in harness.discord.requests if r == ("POST", f"/channels/{CHANNEL}/messages")]
+    assert posts == []  # the fake never saw it: Down failed it before the request
+
+
+class _Response:
+    """The minimum of an aiohttp response that discord.py's HTTP errors read."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.reason = "Service Unavailable"
