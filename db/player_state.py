@@ -70,13 +70,22 @@ ON CONFLICT (tag) DO UPDATE SET
     witness_season = EXCLUDED.witness_season, witness_at = EXCLUDED.witness_at
 """
 
+# Two readings of the same instant (a clan's list and a profile, written one after
+# the other under the player's lock): the later write is the state, so it wins.
 INSERT_HISTORY = """
 INSERT INTO player_history (
     tag, observed_at, trophies, best_trophies, donations, donations_received, attack_wins,
     defense_wins, war_stars, exp_level, town_hall, builder_trophies, capital_contributions,
     donations_total, received_total
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (tag, observed_at) DO NOTHING
+ON CONFLICT (tag, observed_at) DO UPDATE SET
+    trophies = EXCLUDED.trophies, best_trophies = EXCLUDED.best_trophies,
+    donations = EXCLUDED.donations, donations_received = EXCLUDED.donations_received,
+    attack_wins = EXCLUDED.attack_wins, defense_wins = EXCLUDED.defense_wins,
+    war_stars = EXCLUDED.war_stars, exp_level = EXCLUDED.exp_level,
+    town_hall = EXCLUDED.town_hall, builder_trophies = EXCLUDED.builder_trophies,
+    capital_contributions = EXCLUDED.capital_contributions,
+    donations_total = EXCLUDED.donations_total, received_total = EXCLUDED.received_total
 """
 
 INSERT_EVENTS = """
@@ -94,6 +103,14 @@ ON CONFLICT (tag, season_start) DO UPDATE SET
     donations = player_seasons.donations + EXCLUDED.donations,
     received = player_seasons.received + EXCLUDED.received
 """
+
+
+HAS_HISTORY = "SELECT EXISTS (SELECT 1 FROM players WHERE tag = $1 AND changed_at IS NOT NULL)"
+
+
+async def has_history(con: asyncpg.Connection, tag: str) -> bool:
+    """The tracker has read this player before (their row is its state, not a cache)."""
+    return bool(await con.fetchval(HAS_HISTORY, tag))
 
 
 async def lock_players(con: asyncpg.Connection, tags: Sequence[str]) -> None:

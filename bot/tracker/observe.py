@@ -137,11 +137,15 @@ async def record_events(con: asyncpg.Connection, events: Sequence[Event]) -> int
 async def record_lookup(con: asyncpg.Connection, profile: PlayerProfile, at: datetime) -> None:
     """Store a profile fetched by a command.
 
-    A tracked player's lookup is a reading like any poll, so a change it
-    sees is recorded in history rather than silently overwritten.
+    The lookup of a player with history (tracked now, or once) is a reading
+    like any poll, so a change it sees is recorded rather than silently
+    overwritten: the stored counters are the counter model's baseline, and
+    the last history row must stay the stored state.
     """
     async with con.transaction():
-        if await schedule.is_scheduled(con, profile.tag):
+        if await schedule.is_scheduled(con, profile.tag) or await player_state.has_history(
+            con, profile.tag
+        ):
             await record_players(con, [Reading(profile, at)])
         else:
             await players.upsert_profile(con, profile, at)

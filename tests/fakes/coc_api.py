@@ -534,6 +534,8 @@ class FakeCocApi:
         self._delay = 0.0
         self._error_bodies: dict[tuple[int, str], bytes] = {}
         self.requests: list[tuple[str, str]] = []
+        # (method, decoded path, status) of every request answered, in answer order.
+        self.answered: list[tuple[str, str, int]] = []
         self._by_path: dict[str, int] = {}
         self._by_tag: dict[str, int] = {}
         self._runner: web.ServerRunner | None = None
@@ -548,7 +550,7 @@ class FakeCocApi:
         """Listen on 127.0.0.1 on a free port; sets :attr:`port` and :attr:`base_url`."""
         if self._runner is not None:
             return
-        server = web.Server(self._handle, access_log=None)
+        server = web.Server(self._answer, access_log=None)
         runner = web.ServerRunner(server, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -693,6 +695,7 @@ class FakeCocApi:
 
     def reset_counts(self) -> None:
         self.requests.clear()
+        self.answered.clear()
         self._by_path.clear()
         self._by_tag.clear()
 
@@ -712,6 +715,12 @@ class FakeCocApi:
             if fault.remaining <= 0:
                 del faults[key]
         return fault
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
+        response = await self._handle(request)
+        path = unquote(request.raw_path.split("?", 1)[0])
+        self.answered.append((request.method, path, response.status))
+        return response
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         raw = request.raw_path
