@@ -103,6 +103,12 @@ class CounterState:
     last_list: tuple[int, int] | None = None
     last_profile: tuple[int, int] | None = None
     witness: Witness | None = None
+    # How the current epoch began by a clan change: the endpoint that showed it, when,
+    # and the clan before (a reading of the other endpoint cached from before the change
+    # shows that clan again).
+    epoch_source: str | None = None
+    epoch_at: datetime | None = None
+    previous_clan: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

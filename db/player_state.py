@@ -34,7 +34,8 @@ LOAD_STATES = (
     + ", ".join("p." + c if c != "heroes" else "p.heroes::text AS heroes" for c in PROFILE_COLUMNS)
     + """, p.fetched_at, p.donations_total, p.received_total, p.changed_at,
        c.season, c.last_list, c.last_profile, c.witness_lifetime, c.witness_counter,
-       c.witness_total, c.witness_season, c.witness_at
+       c.witness_total, c.witness_season, c.witness_at, c.epoch_source, c.epoch_at,
+       c.previous_clan
 FROM players p LEFT JOIN player_counters c USING (tag)
 WHERE p.tag = ANY($1::text[])
 ORDER BY p.tag
@@ -61,13 +62,16 @@ ON CONFLICT (tag) DO UPDATE SET
 
 SAVE_COUNTERS = """
 INSERT INTO player_counters (tag, season, last_list, last_profile, witness_lifetime,
-                             witness_counter, witness_total, witness_season, witness_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             witness_counter, witness_total, witness_season, witness_at,
+                             epoch_source, epoch_at, previous_clan)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (tag) DO UPDATE SET
     season = EXCLUDED.season, last_list = EXCLUDED.last_list,
     last_profile = EXCLUDED.last_profile, witness_lifetime = EXCLUDED.witness_lifetime,
     witness_counter = EXCLUDED.witness_counter, witness_total = EXCLUDED.witness_total,
-    witness_season = EXCLUDED.witness_season, witness_at = EXCLUDED.witness_at
+    witness_season = EXCLUDED.witness_season, witness_at = EXCLUDED.witness_at,
+    epoch_source = EXCLUDED.epoch_source, epoch_at = EXCLUDED.epoch_at,
+    previous_clan = EXCLUDED.previous_clan
 """
 
 # Two readings of the same instant (a clan's list and a profile, written one after
@@ -145,6 +149,9 @@ def _counters(row: asyncpg.Record, legacy_season: datetime) -> CounterState:
         last_list=_pair(row["last_list"]),
         last_profile=_pair(row["last_profile"]),
         witness=witness,
+        epoch_source=row["epoch_source"],
+        epoch_at=row["epoch_at"],
+        previous_clan=row["previous_clan"],
     )
 
 
@@ -193,6 +200,9 @@ def _counter_args(change: Change) -> tuple[object, ...]:
         w.total if w else None,
         w.season if w else None,
         w.at if w else None,
+        c.epoch_source,
+        c.epoch_at,
+        c.previous_clan,
     )
 
 

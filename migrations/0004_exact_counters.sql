@@ -18,7 +18,12 @@ CREATE TABLE player_counters (
     witness_counter   integer,
     witness_total     bigint,
     witness_season    timestamptz,
-    witness_at        timestamptz
+    witness_at        timestamptz,
+    -- How the current epoch began by a clan change: the endpoint ('list' or
+    -- 'profile'), when, and the clan before it.
+    epoch_source      text,
+    epoch_at          timestamptz,
+    previous_clan     text
 );
 
 -- A lease belongs to the process that took it: only that process may

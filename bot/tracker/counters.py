@@ -25,7 +25,9 @@ in the current *epoch*, the stretch between two resets):
   grace is over: before that, the join may be from the old season's data);
 - a drop is a reset (the player left and rejoined between two readings)
   only when the same endpoint shows it; lower than the other endpoint's
-  reading alone means a reading cached from before it, and is held;
+  reading alone means a reading cached from before it, and is held; so is
+  the other endpoint showing the old clan again within its cache age of a
+  move (the old clan's counters were counted already);
 - after a season end, a drop is the reset; a counter not lower than before
   is either a reset that the API does not show yet (late) or a real one
   followed by as many donations: the lifetime witness proves the first when
@@ -61,6 +63,9 @@ PROFILE = "profile"
 # (responses are cached, resets are not instant). Past this, a counter that
 # did not drop is taken as reset and refilled.
 RESET_GRACE = timedelta(hours=2)
+# How long each endpoint may serve a cached answer (Cache-Control of the
+# recorded responses): a clan's member list 2 minutes, a profile 1 minute.
+CACHE_AGE = {LIST: timedelta(minutes=2), PROFILE: timedelta(minutes=1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,9 @@ def apply(state: CounterState, reading: Reading, *, grace: timedelta = RESET_GRA
             received=0,
             last_list=None,
             last_profile=None,
+            epoch_source=reading.source,
+            epoch_at=reading.at,
+            previous_clan=state.clan_tag,
         )
         return Outcome(left, [], held=False)
 
@@ -140,6 +148,8 @@ def apply(state: CounterState, reading: Reading, *, grace: timedelta = RESET_GRA
     pair = (reading.donations, reading.received)
     seen = _seen(state, reading)
     if reading.clan_tag != state.clan_tag:
+        if _cached_from_before_the_move(state, reading):
+            return Outcome(seen, [], held=True)
         if state.season < season and reading.at - season < grace:
             # A join seen after a season end, before the reset showed: the reading may
             # be from before the season end, its counters soon reset. Held until the
@@ -162,6 +172,18 @@ def apply(state: CounterState, reading: Reading, *, grace: timedelta = RESET_GRA
     else:
         outcome = _rise(seen, pair)
     return _witnessed(outcome, witness, reading)
+
+
+def _cached_from_before_the_move(state: CounterState, reading: Reading) -> bool:
+    """The other endpoint, within its cache age of the move, still showing the old clan:
+    a stale answer, whose counters were already counted in that clan."""
+    return (
+        state.epoch_source is not None
+        and state.epoch_at is not None
+        and reading.source != state.epoch_source
+        and reading.clan_tag == state.previous_clan
+        and reading.at - state.epoch_at < CACHE_AGE[reading.source]
+    )
 
 
 def _seen(state: CounterState, reading: Reading) -> CounterState:
@@ -231,6 +253,9 @@ def _new_epoch(
         # The other endpoint's last reading belongs to the old epoch.
         last_list=pair if reading.source == LIST else None,
         last_profile=pair if reading.source == PROFILE else None,
+        epoch_source=reading.source,
+        epoch_at=reading.at,
+        previous_clan=state.clan_tag,
     )
     return Outcome(new, credits, held=False)
 

@@ -348,3 +348,45 @@ def test_a_first_sighting_in_a_late_reset_counts_the_old_counter_as_this_seasons
     after = apply(first.state, _profile(end + timedelta(hours=1), "#A", 50, 35, 10_090))
     assert after.state.donations_total == 90  # the witness finds all of it
     assert after.state.received_total == 35  # 30 of the new season's receipts are not seen
+
+
+# -- the limits: what polling cannot decide, pinned ---------------------------------------------
+
+
+def test_a_stale_profile_showing_the_old_clan_after_a_move_counts_nothing_again() -> None:
+    state = first_reading(Reading(LIST, T0, "#A", 300, 40)).state
+    # The player moves to #B: the new clan's list shows them with fresh counters.
+    moved = apply(state, Reading(LIST, T0 + timedelta(minutes=2), "#B", 5, 1))
+    assert moved.state.donations_total == 305
+    # A profile cached from before the move still shows #A and its counters: held.
+    stale = apply(moved.state, _profile(T0 + timedelta(minutes=2, seconds=30), "#A", 300, 40, None))
+    assert stale.held and stale.state.donations_total == 305
+    # Past its cache age, a profile showing #A is a real move back.
+    back = apply(stale.state, _profile(T0 + timedelta(minutes=5), "#A", 2, 0, None))
+    assert not back.held and back.state.donations_total == 307
+
+
+def test_receipts_just_before_a_leave_that_no_poll_saw_are_not_counted() -> None:
+    """A limit: received has no witness. 30 received, then left before the next poll."""
+    state = first_reading(_profile(T0, "#A", 0, 100, 10_000)).state
+    after = apply(state, _profile(T0 + timedelta(hours=1), None, 0, 0, 10_000))
+    assert after.state.received_total == 100  # the 30 were never shown
+
+
+def test_a_rejoin_refilled_past_the_old_value_hides_the_reset_from_receipts() -> None:
+    """A limit: 100 received, left and rejoined, 120 received: the counter went
+    100 -> 0 -> 120 between two polls, a rise of 20 as far as polling can see."""
+    state = first_reading(_profile(T0, "#A", 0, 100, 10_000)).state
+    after = apply(state, _profile(T0 + timedelta(hours=1), "#A", 0, 120, 10_000))
+    assert after.state.received_total == 120  # the truth is 220
+
+
+def test_donations_missed_across_a_season_end_go_to_the_season_that_ended() -> None:
+    """A limit: between two full profiles across a season end, donations the counter
+    never showed are the old season's (here some were the new one's: 10 donated after
+    the reset, then a leave)."""
+    end = season_end(T0)
+    state = first_reading(_profile(end - timedelta(hours=1), "#A", 50, 0, 10_050)).state
+    after = apply(state, _profile(end + timedelta(hours=3), None, 0, 0, 10_080))
+    assert after.state.donations_total == 80
+    assert [(c.season, c.donations) for c in after.credits] == [(season_start(T0), 30)]
