@@ -462,7 +462,8 @@ def _report() -> str:
     rules = ", ".join(f"{k} {v}" for k, v in sorted(f.counts.items()))
     return (
         f"{f.timelines} timelines, {f.steps} steps, {f.seasons_crossed} season ends crossed; "
-        f"{f.exact_checks} exact full-profile checks, {f.held_checks} where a reading may be held (bounded instead); "
+        f"{f.exact_checks} exact full-profile checks, "
+        f"{f.held_checks} where a reading may be held (bounded instead); "
         f"steps by rule: {rules}"
     )
 
