@@ -30,6 +30,7 @@ from bot.tags import TAG_ALPHABET
 from bot.tracker.seasons import season_start, season_starts_between
 from db.history import VALUE_COLUMNS
 from db.migrate import migrate
+from db.pool import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ def season_records(data: Generated) -> list[tuple[object, ...]]:
 
 async def main(players: int, rows: int) -> None:
     with database(tcp=False) as dsns:
-        pool = await asyncpg.create_pool(dsns["socket"], min_size=1, max_size=2)
+        pool = await create_pool(dsns["socket"], min_size=1, max_size=2, command_timeout=60)
         try:
             await migrate(pool)
             started = time.perf_counter()

@@ -5,7 +5,7 @@ A fresh embedded PostgreSQL (or BENCH_DATABASE_URL) is migrated and filled by
 then each operation runs many times through the product's own code:
 
 - one player's history over 365 days: ``db.history.series`` (the /history query);
-- the 30-day trophy gains of a guild's 1,000 tracked players: ``db.history.board``
+- the 30-day trophy gains of a guild's 1,000 tracked players: ``bot.leaderboards.board``
   (the /leaderboard query), then ``bot.periods.rank``;
 - a chart: ``bot.periods.build_series`` and ``bot.charts.render_history``
   (what /history runs off the event loop).
@@ -32,11 +32,14 @@ import asyncpg
 
 from bench.common import database, record
 from bench.history_gen import GUILD_SIZE, USER_ID, load, tag_of
+from bot import leaderboards
 from bot.charts import render_history
-from bot.periods import Observation, Period, build_series, gain_column, rank
+from bot.periods import Period, build_series, gain_column, rank
 from bot.tracker.seasons import season_starts_between
 from db import history
 from db.migrate import migrate
+from db.model import HistoryPoint
+from db.pool import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -83,19 +86,23 @@ async def measure(pool: asyncpg.Pool, players: int, now: datetime) -> dict[str, 
         results["heaviest_player_rows"] = heaviest["n"]
 
         async def one_history(i: int) -> object:
-            return await history.series(con, sample[i % len(sample)], "trophies", year_ago)
+            return await history.series(con, sample[i % len(sample)], "trophies", None, year_ago)
 
         await timed(50, one_history)  # prepare the statement, warm the caches
         results["history_365d"] = summary(await timed(len(sample), one_history))
         results["history_365d_heaviest"] = summary(
-            await timed(50, lambda _: history.series(con, heaviest["tag"], "trophies", year_ago))
+            await timed(
+                50, lambda _: history.series(con, heaviest["tag"], "trophies", None, year_ago)
+            )
         )
 
         async def one_board(i: int) -> object:
-            return await history.board(con, i % guilds, "trophies", Period.MONTH, now, USER_ID)
+            return await leaderboards.board(con, i % guilds, "trophies", Period.MONTH, now, USER_ID)
 
         async def one_ranked_board(i: int) -> object:
-            board = await history.board(con, i % guilds, "donations", Period.MONTH, now, USER_ID)
+            board = await leaderboards.board(
+                con, i % guilds, "donations", Period.MONTH, now, USER_ID
+            )
             return rank(board.standings)
 
         await timed(20, one_board)
@@ -103,8 +110,10 @@ async def measure(pool: asyncpg.Pool, players: int, now: datetime) -> dict[str, 
         await timed(20, one_ranked_board)
         results["leaderboard_30d_donations_ranked"] = summary(await timed(200, one_ranked_board))
 
-        series = [await history.series(con, tag, "trophies", year_ago) for tag in sample[:100]]
-        heavy = await history.series(con, heaviest["tag"], "trophies", year_ago)
+        series = [
+            await history.series(con, tag, "trophies", None, year_ago) for tag in sample[:100]
+        ]
+        heavy = await history.series(con, heaviest["tag"], "trophies", None, year_ago)
 
         results["plans"] = {
             "history_365d": await explain(
@@ -115,7 +124,7 @@ async def measure(pool: asyncpg.Pool, players: int, now: datetime) -> dict[str, 
             ),
         }
 
-    def chart(rows: list[Observation]) -> bytes:
+    def chart(rows: list[HistoryPoint]) -> bytes:
         built = build_series("trophies", rows, year_ago, now)
         assert built is not None
         return render_history(
@@ -156,7 +165,7 @@ async def main(players: int, rows: int) -> None:
     now = datetime.now(UTC)
     with database(tcp=False) as dsns:
         dsn = dsns.get("socket") or dsns["tcp"]
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2, command_timeout=3600)
+        pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=3600)
         try:
             await migrate(pool)
             started = time.perf_counter()

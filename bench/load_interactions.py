@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from bench.common import database, record
 from bot.tracker.engine import Tracker
-from db import tracking
+from db import guild_tracking
 from db.migrate import migrate
+from db.pool import create_pool
 from tests.fakes.coc_api import make_player
 from tests.fakes.discord_server import Interaction
 from tests.harness import GUILD_ID, Harness, opt, running_bot, sub
@@ -75,7 +74,7 @@ async def seed(h: Harness, players: int) -> list[str]:
     )
     async with h.pool.acquire() as con:
         for tag in tags[:TRACKED]:
-            await tracking.track_player(con, GUILD_ID, tag, 1)
+            await guild_tracking.track_player(con, GUILD_ID, tag, 1)
     tracker = Tracker(settings=h.settings, pool=h.pool, clash=h.bot.clash)
     await tracker.run_once()
     return tags
@@ -196,7 +195,7 @@ async def run_load(h: Harness, n: int, rounds: int = 1) -> dict[str, Any]:
 async def measure(
     dsn: str, n: int, pool_size: int, data_dir: Path, rounds: int = 1
 ) -> dict[str, Any]:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=60)
     try:
         await migrate(pool)
     finally:

@@ -24,6 +24,7 @@ from bot.timeutil import utcnow
 from db import players
 from db.migrate import migrate
 from db.model import PlayerProfile
+from db.pool import connect, create_pool
 
 PAYLOAD = Path(__file__).resolve().parents[1] / "tests" / "fakes" / "payloads" / "player_th18.json"
 
@@ -48,7 +49,7 @@ async def connect_each_time(dsn: str, profile: PlayerProfile, n: int) -> list[fl
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        con = await asyncpg.connect(dsn)
+        con = await connect(dsn)
         try:
             await lookup(con, profile)
         finally:
@@ -59,7 +60,7 @@ async def connect_each_time(dsn: str, profile: PlayerProfile, n: int) -> list[fl
 
 async def measure(dsn: str, n: int) -> dict[str, float]:
     profile = parse_player(json.loads(PAYLOAD.read_text()))
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1, command_timeout=60)
+    pool = await create_pool(dsn, min_size=1, max_size=1, command_timeout=60)
     try:
         await migrate(pool)
         await with_pool(pool, profile, 50)  # warm up

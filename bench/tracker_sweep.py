@@ -24,6 +24,7 @@ from bot.clash import ClashApi
 from bot.settings import load_settings
 from bot.tracker.engine import Tracker, TrackerOptions
 from db.migrate import migrate
+from db.pool import create_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,7 +176,7 @@ async def main(players: int) -> None:
                     "TRACK_INTERVAL_SECONDS": "3600",
                 }
             )
-            pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
+            pool = await create_pool(dsn, min_size=2, max_size=10, command_timeout=60)
             assert pool is not None
             await migrate(pool)
             async with pool.acquire() as con:

@@ -36,8 +36,9 @@ T = TypeVar("T")
 # wait that long, so a command's request is cut off after this many seconds.
 COMMAND_DEADLINE = 12.0
 # An email log-in re-keys on ``accessDenied.invalidIp``. More than this many
-# re-keys a minute means coc.py's loop after an IP change (NOTES.md): stop it
-# and build a fresh client instead.
+# re-keys a minute means coc.py 4.0's loop after an IP change (about 30
+# developer-site log-ins in 5 s, never recovering): stop it and build a fresh
+# client instead.
 MAX_REKEYS_PER_MINUTE = 3
 
 

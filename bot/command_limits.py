@@ -1,8 +1,8 @@
 """Discord's limits on application commands, checked before a sync.
 
 discord.py checks names and counts locally but not description lengths,
-lower-case option names, choice counts or the 4,000-character total
-(NOTES.md); Discord would reject those at sync time, after start-up.
+lower-case option names, choice counts or the 4,000-character total (as of
+discord.py 2.7); Discord would reject those at sync time, after start-up.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,6 @@ import asyncpg
 import discord
 from discord.ext import commands
 
-import cogs
 from bot.clash import ClashApi
 from bot.command_limits import check_commands
 from bot.settings import Settings
@@ -30,8 +28,9 @@ DRAIN_GRACE = 10.0
 def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
     """Send discord.py's REST and gateway traffic to a proxy or a test server.
 
-    discord.py has no setting for this, only two class attributes (NOTES.md);
-    webhooks (interaction follow-ups) use ``Route.BASE`` too.
+    discord.py has no setting or environment variable for this, only two class
+    attributes, read at log-in; webhooks (interaction follow-ups) use
+    ``Route.BASE`` too.
     """
     import yarl
 
@@ -41,10 +40,17 @@ def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-def extension_names() -> list[str]:
-    return sorted(
-        f"cogs.{m.name}" for m in pkgutil.iter_modules(cogs.__path__) if not m.name.startswith("_")
-    )
+# Every cog, by module name: loaded by name so that bot/ never imports cogs/
+# (dependencies point one way: cogs -> bot -> db).
+INITIAL_EXTENSIONS: tuple[str, ...] = (
+    "cogs.feed",
+    "cogs.history",
+    "cogs.leaderboard",
+    "cogs.link",
+    "cogs.player",
+    "cogs.status",
+    "cogs.track",
+)
 
 
 class CommandPayloadError(RuntimeError):
@@ -125,7 +131,7 @@ class TrackerBot(commands.Bot):
         return self._in_flight
 
     async def setup_hook(self) -> None:
-        for name in extension_names():
+        for name in INITIAL_EXTENSIONS:
             await self.load_extension(name)
         guild = (
             discord.Object(self.settings.discord_guild_id)

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from bot.tracker.seasons import season_start
+from db.model import HistoryPoint
 
 T = TypeVar("T")
 
@@ -129,15 +130,6 @@ def pages(items: Sequence[T], size: int = 10) -> list[Sequence[T]]:
 
 
 @dataclass(frozen=True, slots=True)
-class Observation:
-    """One history row, narrowed to one stat."""
-
-    at: datetime
-    value: int  # the stat as the game shows it
-    total: int | None = None  # the running total, for the donation counters
-
-
-@dataclass(frozen=True, slots=True)
 class Series:
     """A stat over a window, ready to chart and summarise."""
 
@@ -152,7 +144,7 @@ class Series:
     observations: int  # history rows that fall in the window (the carried-in one included)
 
 
-def season_to_date(rows: Sequence[Observation]) -> list[tuple[datetime, int]]:
+def season_to_date(rows: Sequence[HistoryPoint]) -> list[tuple[datetime, int]]:
     """A donation counter as "so far this season", immune to the leave-and-rejoin reset.
 
     Within a season the value is the running total minus the total at the
@@ -162,7 +154,7 @@ def season_to_date(rows: Sequence[Observation]) -> list[tuple[datetime, int]]:
     """
     points: list[tuple[datetime, int]] = []
     base = 0
-    previous: Observation | None = None
+    previous: HistoryPoint | None = None
     for row in rows:
         total = row.total if row.total is not None else row.value
         season = season_start(row.at)
@@ -186,7 +178,7 @@ def _value_at(points: Sequence[tuple[datetime, int]], moment: datetime) -> int |
 
 
 def build_series(
-    stat: str, rows: Sequence[Observation], window_start: datetime, now: datetime
+    stat: str, rows: Sequence[HistoryPoint], window_start: datetime, now: datetime
 ) -> Series | None:
     """The stat from ``window_start`` to ``now``; None when fewer than two rows fall in it.
 
@@ -227,5 +219,5 @@ def build_series(
     )
 
 
-def _total(row: Observation) -> int:
+def _total(row: HistoryPoint) -> int:
     return row.total if row.total is not None else row.value

@@ -14,10 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import manage_guild
+from bot.command_checks import manage_guild
 from bot.embeds import literal, timestamp
 from bot.errors import NoData, NotAllowed, UserFacingError
-from bot.feed import FeedSender
+from bot.feed.sender import FeedSender
 from bot.tracker.events import EVENT_KINDS
 from db import feeds
 

@@ -14,16 +14,16 @@ from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
 from bot.charts import render_history
-from bot.checks import BoundedInt
+from bot.command_checks import BoundedInt
 from bot.embeds import literal, timestamp
 from bot.errors import NoData
-from bot.periods import Observation, Series, build_series, gain_column, is_counter
+from bot.periods import Series, build_series, gain_column, is_counter
 from bot.profile import STAT_LABELS
 from bot.tags import parse_tag
 from bot.timeutil import utcnow
 from bot.tracker.seasons import season_start, season_starts_between
 from db import history
-from db.model import STATS
+from db.model import STATS, HistoryPoint
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -146,7 +146,8 @@ class HistoryCog(commands.Cog):
         since = season_start(window_start) if is_counter(stat.value) else window_start
         async with self.bot.pool.acquire() as con:
             name = await history.player_name(con, canonical)
-            rows = await history.series(con, canonical, stat.value, since)
+            total = gain_column(stat.value) if is_counter(stat.value) else None
+            rows = await history.series(con, canonical, stat.value, total, since)
         series = build_series(stat.value, rows, window_start, now)
         if series is None:
             raise _not_enough(canonical, name, stat.value, rows, window_start)
@@ -198,7 +199,7 @@ def _not_enough(
     tag: str,
     name: str | None,
     stat: str,
-    rows: list[Observation],
+    rows: list[HistoryPoint],
     window_start: datetime,
 ) -> NoData:
     who = _who(name, tag)

@@ -15,14 +15,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import in_guild
+from bot import leaderboards
+from bot.command_checks import in_guild
 from bot.embeds import literal, timestamp
 from bot.errors import NoData
+from bot.leaderboards import Board
 from bot.paginator import send_pages
 from bot.periods import PERIOD_LABELS, Period, Ranked, is_counter, pages, rank
 from bot.profile import STAT_LABELS
 from bot.timeutil import utcnow
-from db import history
 from db.model import STATS
 
 if TYPE_CHECKING:
@@ -58,9 +59,7 @@ def line(entry: Ranked, signed: bool) -> str:
 class Leaderboard:
     """A ranked board and its pages as embeds."""
 
-    def __init__(
-        self, stat: str, period: Period, board: history.Board, ranked: list[Ranked]
-    ) -> None:
+    def __init__(self, stat: str, period: Period, board: Board, ranked: list[Ranked]) -> None:
         self.stat, self.period, self.board = stat, period, board
         self.pages: list[Sequence[Ranked]] = pages(ranked, PAGE_SIZE)
 
@@ -113,7 +112,7 @@ class LeaderboardCog(commands.Cog):
         assert interaction.guild_id is not None  # in_guild
         await interaction.response.defer(thinking=True)
         async with self.bot.pool.acquire() as con:
-            board = await history.board(
+            board = await leaderboards.board(
                 con, interaction.guild_id, stat.value, chosen, utcnow(), interaction.user.id
             )
         if not board.tracked:

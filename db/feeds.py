@@ -1,14 +1,13 @@
 """Queries on the live feed: per-guild settings and the transactional outbox.
 
 The tracker queues events with ``enqueue_events`` in the transaction that
-inserts them. The sender (``bot.feed``) groups queued rows into batches, one
+inserts them. The sender (``bot.feed.sender``) groups queued rows into batches, one
 Discord message each, and records a batch as sent only after Discord
 accepted it; a batch left unsent is posted again with the same nonce.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,7 +149,7 @@ WHERE o.id = u.id
 
 BATCH_EVENTS = """
 SELECT e.id, e.tag, p.name, e.occurred_at, e.kind, e.old_value, e.new_value, e.delta,
-       e.detail::text AS detail
+       e.detail
 FROM feed_outbox o
 JOIN player_events e ON e.id = o.event_id
 LEFT JOIN players p ON p.tag = e.tag
@@ -334,7 +333,7 @@ async def batch_events(con: asyncpg.Connection, batch_id: int) -> list[FeedEvent
     events = []
     for row in await con.fetch(BATCH_EVENTS, batch_id):
         values = dict(row)
-        values["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+        values["detail"] = row["detail"] or {}
         events.append(FeedEvent(**values))
     return events
 

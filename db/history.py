@@ -17,19 +17,7 @@ from datetime import datetime
 
 import asyncpg
 
-from bot.periods import (
-    Gain,
-    Observation,
-    Period,
-    Standing,
-    gain,
-    gain_column,
-    is_counter,
-    period_start,
-    uses_season_totals,
-)
-from bot.tracker.seasons import season_start
-from db.model import STATS
+from db.model import STATS, HistoryPoint
 
 # Columns a CASE may pick: the stats and the running totals of the counters.
 VALUE_COLUMNS: tuple[str, ...] = (*STATS, "donations_total", "received_total")
@@ -142,15 +130,12 @@ async def player_name(con: asyncpg.Connection, tag: str) -> str | None:
 
 
 async def series(
-    con: asyncpg.Connection, tag: str, stat: str, since: datetime
-) -> list[Observation]:
-    """``stat`` of ``tag`` from the last row at or before ``since`` on, oldest first.
-
-    The donation counters come with their running totals.
-    """
-    total = gain_column(stat) if is_counter(stat) else None
-    rows = await con.fetch(SERIES, tag, since, stat, total)
-    return [Observation(r["observed_at"], r["value"], r["total"]) for r in rows]
+    con: asyncpg.Connection, tag: str, column: str, total_column: str | None, since: datetime
+) -> list[HistoryPoint]:
+    """``column`` of ``tag`` from the last row at or before ``since`` on, oldest first,
+    with ``total_column`` (a donation counter's running total) beside it when given."""
+    rows = await con.fetch(SERIES, tag, since, column, total_column)
+    return [HistoryPoint(r["observed_at"], r["value"], r["total"]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,43 +161,51 @@ async def baseline(con: asyncpg.Connection, tag: str, start: datetime) -> Snapsh
 
 
 @dataclass(frozen=True, slots=True)
-class Board:
-    standings: list[Standing]
-    pending: int  # tracked players not fetched yet, or without history for a gain
-    tracked: int  # every tracked player of the guild
-    since: datetime | None  # where gains are measured from
+class BoardRow:
+    """A tracked player of a guild and the value a board ranks them by.
+
+    ``name`` is None for a player not fetched yet; for a gain, ``base_at`` and
+    ``base_value`` are the baseline row (None without history).
+    """
+
+    tag: str
+    name: str | None
+    value: int | None
+    mine: bool
+    base_at: datetime | None = None
+    base_value: int | None = None
 
 
-async def board(
-    con: asyncpg.Connection,
-    guild_id: int,
-    stat: str,
-    period: Period,
-    now: datetime,
-    user_id: int,
-) -> Board:
-    """The guild's tracked players with the value ``period`` ranks them by (unranked)."""
-    start = period_start(period, now)
-    if uses_season_totals(stat, period):
-        season = season_start(now)
-        rows = await con.fetch(BOARD_SEASON_COUNTER, guild_id, stat, season, user_id)
-        return _collect(rows, season if period is Period.SEASON else None)
-    if start is None:
-        return _collect(await con.fetch(BOARD_CURRENT, guild_id, stat, user_id), None)
-    rows = await con.fetch(BOARD_GAINS, guild_id, gain_column(stat), start, user_id)
-    standings: list[Standing] = []
-    for r in rows:
-        if r["name"] is None or r["base_at"] is None:
-            continue
-        g: Gain = gain(int(r["value"]), int(r["base_value"]), r["base_at"], start)
-        standings.append(Standing(r["tag"], r["name"], g.value, r["mine"], g.partial))
-    return Board(standings, len(rows) - len(standings), len(rows), start)
-
-
-def _collect(rows: list[asyncpg.Record], since: datetime | None) -> Board:
-    standings = [
-        Standing(r["tag"], r["name"], int(r["value"]), r["mine"])
-        for r in rows
-        if r["name"] is not None
+def _rows(records: list[asyncpg.Record]) -> list[BoardRow]:
+    return [
+        BoardRow(
+            r["tag"],
+            r["name"],
+            None if r["value"] is None else int(r["value"]),
+            r["mine"],
+            r.get("base_at"),
+            None if r.get("base_value") is None else int(r["base_value"]),
+        )
+        for r in records
     ]
-    return Board(standings, len(rows) - len(standings), len(rows), since)
+
+
+async def board_current(
+    con: asyncpg.Connection, guild_id: int, column: str, user_id: int
+) -> list[BoardRow]:
+    """Every tracked player of the guild with the current value of ``column``."""
+    return _rows(await con.fetch(BOARD_CURRENT, guild_id, column, user_id))
+
+
+async def board_season_counter(
+    con: asyncpg.Connection, guild_id: int, counter: str, season: datetime, user_id: int
+) -> list[BoardRow]:
+    """Every tracked player with a donation counter's total for the season from ``season``."""
+    return _rows(await con.fetch(BOARD_SEASON_COUNTER, guild_id, counter, season, user_id))
+
+
+async def board_gains(
+    con: asyncpg.Connection, guild_id: int, column: str, since: datetime, user_id: int
+) -> list[BoardRow]:
+    """Every tracked player with ``column`` now and at its baseline row for ``since``."""
+    return _rows(await con.fetch(BOARD_GAINS, guild_id, column, since, user_id))

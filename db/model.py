@@ -65,6 +65,15 @@ class PlayerProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """One history row, narrowed to one stat."""
+
+    at: datetime
+    value: int  # the stat as the game shows it
+    total: int | None = None  # the running total, for the donation counters
+
+
+@dataclass(frozen=True, slots=True)
 class Witness:
     """The lifetime donation achievements at the last full profile that agreed with the counter.
 

@@ -8,14 +8,20 @@ the history row, the season credits and the events together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from db.model import Change, CounterState, Event, Stored, Witness
-from db.players import PROFILE_COLUMNS, profile_args, profile_from_row
+from db.players import (
+    PROFILE_COLUMNS,
+    PROFILE_PLACEHOLDERS,
+    PROFILE_SELECT,
+    PROFILE_UPDATES,
+    profile_args,
+    profile_from_row,
+)
 
 # Keys of the two-int advisory lock space (distinct from the one-bigint space
 # the migration runner and the feed sender use).
@@ -31,7 +37,7 @@ FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS u (t) ORDER BY t) AS s
 
 LOAD_STATES = (
     "SELECT "
-    + ", ".join("p." + c if c != "heroes" else "p.heroes::text AS heroes" for c in PROFILE_COLUMNS)
+    + ", ".join("p." + c for c in PROFILE_COLUMNS)
     + """, p.fetched_at, p.donations_total, p.received_total, p.changed_at,
        c.season, c.last_list, c.last_profile, c.witness_lifetime, c.witness_counter,
        c.witness_total, c.witness_season, c.witness_at, c.epoch_source, c.epoch_at,
@@ -45,16 +51,9 @@ FOR UPDATE OF p
 
 _N = len(PROFILE_COLUMNS)
 SAVE_STATE = f"""
-INSERT INTO players ({", ".join(PROFILE_COLUMNS)}, fetched_at, donations_total, received_total,
-                     changed_at)
-VALUES ({
-    ", ".join(
-        f"${i}::jsonb" if c == "heroes" else f"${i}" for i, c in enumerate(PROFILE_COLUMNS, start=1)
-    )
-},
-        ${_N + 1}, ${_N + 2}, ${_N + 3}, ${_N + 4})
-ON CONFLICT (tag) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in PROFILE_COLUMNS if c != "tag")},
+INSERT INTO players ({PROFILE_SELECT}, fetched_at, donations_total, received_total, changed_at)
+VALUES ({PROFILE_PLACEHOLDERS}, ${_N + 1}, ${_N + 2}, ${_N + 3}, ${_N + 4})
+ON CONFLICT (tag) DO UPDATE SET {PROFILE_UPDATES},
     fetched_at = EXCLUDED.fetched_at,
     donations_total = EXCLUDED.donations_total, received_total = EXCLUDED.received_total,
     changed_at = COALESCE(EXCLUDED.changed_at, players.changed_at)
@@ -94,9 +93,9 @@ ON CONFLICT (tag, observed_at) DO UPDATE SET
 
 INSERT_EVENTS = """
 INSERT INTO player_events (tag, occurred_at, kind, old_value, new_value, delta, detail)
-SELECT u.tag, u.at, u.kind, u.old, u.new, u.delta, u.detail::jsonb
+SELECT u.tag, u.at, u.kind, u.old, u.new, u.delta, u.detail
 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-            $7::text[]) WITH ORDINALITY AS u(tag, at, kind, old, new, delta, detail, n)
+            $7::jsonb[]) WITH ORDINALITY AS u(tag, at, kind, old, new, delta, detail, n)
 ORDER BY u.n
 RETURNING id
 """
@@ -228,7 +227,7 @@ async def insert_events(con: asyncpg.Connection, events: Sequence[Event]) -> lis
         [e.old_value for e in events],
         [e.new_value for e in events],
         [e.delta for e in events],
-        [json.dumps(e.detail) for e in events],
+        [e.detail for e in events],
     )
     return [r["id"] for r in rows]
 

@@ -6,7 +6,6 @@ reads or writes a whole profile is built from it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -22,20 +21,16 @@ PROFILE_COLUMNS: tuple[str, ...] = (
     "clan_name", "role", "heroes",
 )  # fmt: skip
 
-# heroes is jsonb: written as text, read back as text.
-PROFILE_SELECT = ", ".join(
-    "heroes::text AS heroes" if c == "heroes" else c for c in PROFILE_COLUMNS
-)
-_PLACEHOLDERS = ", ".join(
-    f"${i}::jsonb" if c == "heroes" else f"${i}" for i, c in enumerate(PROFILE_COLUMNS, start=1)
-)
-_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in PROFILE_COLUMNS if c != "tag")
+# heroes is jsonb: a dict both ways, through the pool's codec (db.pool).
+PROFILE_SELECT = ", ".join(PROFILE_COLUMNS)
+PROFILE_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(PROFILE_COLUMNS) + 1))
+PROFILE_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in PROFILE_COLUMNS if c != "tag")
 
 # A profile fetched by a command for a player nobody tracks: the newest fetch wins.
 UPSERT_PROFILE = f"""
-INSERT INTO players ({", ".join(PROFILE_COLUMNS)}, fetched_at)
-VALUES ({_PLACEHOLDERS}, ${len(PROFILE_COLUMNS) + 1})
-ON CONFLICT (tag) DO UPDATE SET {_UPDATES}, fetched_at = EXCLUDED.fetched_at
+INSERT INTO players ({PROFILE_SELECT}, fetched_at)
+VALUES ({PROFILE_PLACEHOLDERS}, ${len(PROFILE_COLUMNS) + 1})
+ON CONFLICT (tag) DO UPDATE SET {PROFILE_UPDATES}, fetched_at = EXCLUDED.fetched_at
 WHERE players.fetched_at <= EXCLUDED.fetched_at
 """
 
@@ -43,17 +38,12 @@ GET_PROFILE = "SELECT " + PROFILE_SELECT + ", fetched_at FROM players WHERE tag 
 
 
 def profile_args(profile: PlayerProfile) -> tuple[object, ...]:
-    """A profile's values in ``PROFILE_COLUMNS`` order (heroes as JSON text)."""
-    return tuple(
-        json.dumps(profile.heroes) if c == "heroes" else getattr(profile, c)
-        for c in PROFILE_COLUMNS
-    )
+    """A profile's values in ``PROFILE_COLUMNS`` order."""
+    return tuple(getattr(profile, c) for c in PROFILE_COLUMNS)
 
 
 def profile_from_row(row: Mapping[str, Any]) -> PlayerProfile:
-    values = {c: row[c] for c in PROFILE_COLUMNS}
-    values["heroes"] = json.loads(row["heroes"])
-    return PlayerProfile(**values)
+    return PlayerProfile(**{c: row[c] for c in PROFILE_COLUMNS})
 
 
 async def upsert_profile(

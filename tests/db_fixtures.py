@@ -18,6 +18,7 @@ import pytest
 
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
+from db.pool import create_pool
 
 _counter = itertools.count()
 
@@ -96,7 +97,7 @@ async def db_dsn(pg_server: PgServer) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def pool(db_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await asyncpg.create_pool(db_dsn, min_size=1, max_size=10, command_timeout=60)
+    p = await create_pool(db_dsn, min_size=1, max_size=10, command_timeout=60)
     assert p is not None
     yield p
     await p.close()

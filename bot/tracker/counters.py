@@ -69,7 +69,7 @@ CACHE_AGE = {LIST: timedelta(minutes=2), PROFILE: timedelta(minutes=1)}
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class CounterReading:
     """One endpoint's view of a player's counters at ``at``."""
 
     source: str  # LIST or PROFILE
@@ -102,7 +102,7 @@ class _Boundary(enum.Enum):
     UNDECIDED = "undecided"
 
 
-def first_reading(reading: Reading) -> Outcome:
+def first_reading(reading: CounterReading) -> Outcome:
     """The baseline: counters a player already has when first seen count as this season's."""
     season = season_start(reading.at)
     pair = (reading.donations, reading.received)
@@ -120,7 +120,9 @@ def first_reading(reading: Reading) -> Outcome:
     return Outcome(state, _credits(season, *pair), held=False)
 
 
-def apply(state: CounterState, reading: Reading, *, grace: timedelta = RESET_GRACE) -> Outcome:
+def apply(
+    state: CounterState, reading: CounterReading, *, grace: timedelta = RESET_GRACE
+) -> Outcome:
     """Add one reading to the state. Pure: the caller stores the result."""
     witness = state.witness
     if reading.lifetime is not None and witness is not None and reading.lifetime < witness.lifetime:
@@ -174,7 +176,7 @@ def apply(state: CounterState, reading: Reading, *, grace: timedelta = RESET_GRA
     return _witnessed(outcome, witness, reading)
 
 
-def _cached_from_before_the_move(state: CounterState, reading: Reading) -> bool:
+def _cached_from_before_the_move(state: CounterState, reading: CounterReading) -> bool:
     """The other endpoint, within its cache age of the move, still showing the old clan:
     a stale answer, whose counters were already counted in that clan."""
     return (
@@ -186,14 +188,14 @@ def _cached_from_before_the_move(state: CounterState, reading: Reading) -> bool:
     )
 
 
-def _seen(state: CounterState, reading: Reading) -> CounterState:
+def _seen(state: CounterState, reading: CounterReading) -> CounterState:
     pair = (reading.donations, reading.received)
     if reading.source == LIST:
         return replace(state, last_list=pair)
     return replace(state, last_profile=pair)
 
 
-def _held_tail(state: CounterState, reading: Reading) -> Credit | None:
+def _held_tail(state: CounterState, reading: CounterReading) -> Credit | None:
     """What held readings showed before a reset that their endpoint then dropped from.
 
     A reading held after a season end (undecided) was pre-reset if the same
@@ -208,13 +210,13 @@ def _held_tail(state: CounterState, reading: Reading) -> Credit | None:
     return Credit(state.season, gained, got) if gained or got else None
 
 
-def _same_endpoint_dropped(state: CounterState, reading: Reading) -> bool:
+def _same_endpoint_dropped(state: CounterState, reading: CounterReading) -> bool:
     last = state.last_list if reading.source == LIST else state.last_profile
     return last is not None and (reading.donations < last[0] or reading.received < last[1])
 
 
 def _boundary(
-    state: CounterState, reading: Reading, season: datetime, grace: timedelta
+    state: CounterState, reading: CounterReading, season: datetime, grace: timedelta
 ) -> _Boundary:
     """Has the season-end reset happened by this reading (both counters reset together)?"""
     dropped = reading.donations < state.donations or reading.received < state.received
@@ -234,7 +236,7 @@ def _boundary(
 
 
 def _new_epoch(
-    state: CounterState, reading: Reading, season: datetime, tail: Credit | None = None
+    state: CounterState, reading: CounterReading, season: datetime, tail: Credit | None = None
 ) -> Outcome:
     """Counters restarted (a leave, a join, a season end): the reading is all new.
 
@@ -274,7 +276,7 @@ def _rise(state: CounterState, pair: tuple[int, int]) -> Outcome:
     return Outcome(new, _credits(state.season, gained, got), held=False)
 
 
-def _witnessed(outcome: Outcome, witness: Witness | None, reading: Reading) -> Outcome:
+def _witnessed(outcome: Outcome, witness: Witness | None, reading: CounterReading) -> Outcome:
     """Credit what the lifetime achievements show was donated beyond what was counted."""
     if reading.lifetime is None:
         return outcome
@@ -298,7 +300,7 @@ def _witnessed(outcome: Outcome, witness: Witness | None, reading: Reading) -> O
     return Outcome(state, credits, held=outcome.held)
 
 
-def _witness(reading: Reading, total: int, season: datetime) -> Witness | None:
+def _witness(reading: CounterReading, total: int, season: datetime) -> Witness | None:
     if reading.lifetime is None:
         return None
     return Witness(reading.lifetime, reading.donations, total, season, reading.at)

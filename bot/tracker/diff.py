@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.profile import league_name
-from bot.tracker.counters import PROFILE, Outcome, Reading, apply, first_reading
+from bot.tracker.counters import PROFILE, CounterReading, Outcome, apply, first_reading
 from bot.tracker.events import NUMERIC_EVENTS
 from db.model import STATS, Change, Event, PlayerProfile, Stored
 
@@ -31,7 +31,7 @@ def observe(
     ``source`` is the endpoint the counters come from (``LIST`` for a clan's
     member list); ``left`` marks a member the list no longer shows.
     """
-    reading = Reading(
+    reading = CounterReading(
         source=source,
         at=at,
         clan_tag=profile.clan_tag,

@@ -27,7 +27,7 @@ from bot.profile import parse_player
 from bot.settings import Settings
 from bot.timeutil import utcnow
 from bot.tracker.faults import Backoff, BatchFaults
-from bot.tracker.observe import Reading, record_clan, record_events, record_players
+from bot.tracker.observe import ProfileReading, record_clan, record_events, record_players
 from db import clan_membership, schedule, tracker_status
 from db.errors import is_unavailable
 from db.model import Event
@@ -81,7 +81,7 @@ class Tracker:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
-        # Reading times come from here (tests move it across a season end).
+        # ProfileReading times come from here (tests move it across a season end).
         self.clock = clock
         self.pool = pool
         self.clash = clash
@@ -247,14 +247,14 @@ class Tracker:
                 return tag, exc, self.clock()
 
         faults = self._faults()
-        readings: list[Reading] = []
+        readings: list[ProfileReading] = []
         results = await self._until_stopped([one(t) for t in tags])
         released = [t for t, r in zip(tags, results, strict=True) if r is None]
         for tag, result, at in (r for r in results if r is not None):
             if isinstance(result, BaseException):
                 faults.add(tag, result)
             else:
-                readings.append(Reading(result, at))
+                readings.append(ProfileReading(result, at))
         self._answered += len(readings) + len(faults.missing)
         if readings:
             self._backoff.reset()

@@ -27,14 +27,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class ProfileReading:
     """A full profile as the API answered it at ``at``."""
 
     profile: PlayerProfile
     at: datetime
 
 
-async def record_players(con: asyncpg.Connection, readings: Sequence[Reading]) -> int:
+async def record_players(con: asyncpg.Connection, readings: Sequence[ProfileReading]) -> int:
     """Diff full profiles against the stored state and write the result.
 
     The caller holds a transaction. A reading older than the stored one
@@ -43,7 +43,7 @@ async def record_players(con: asyncpg.Connection, readings: Sequence[Reading]) -
     """
     if not readings:
         return 0
-    latest: dict[str, Reading] = {}
+    latest: dict[str, ProfileReading] = {}
     for reading in readings:
         seen = latest.get(reading.profile.tag)
         if seen is None or reading.at > seen.at:
@@ -146,6 +146,6 @@ async def record_lookup(con: asyncpg.Connection, profile: PlayerProfile, at: dat
         if await schedule.is_scheduled(con, profile.tag) or await player_state.has_history(
             con, profile.tag
         ):
-            await record_players(con, [Reading(profile, at)])
+            await record_players(con, [ProfileReading(profile, at)])
         else:
             await players.upsert_profile(con, profile, at)

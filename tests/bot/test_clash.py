@@ -33,7 +33,7 @@ async def _client(api: FakeCocApi) -> ClashApi:
 
 
 async def test_the_rekeying_loop_after_an_ip_change_is_stopped(api: FakeCocApi) -> None:
-    """coc.py re-keys on every ``accessDenied.invalidIp`` and retries forever (NOTES.md).
+    """coc.py re-keys on every ``accessDenied.invalidIp`` and retries forever (coc.py 4.0).
 
     The developer-site log-in is hard-coded to the internet, so only it is replaced
     here; coc.py's request loop runs for real against the fake API.

@@ -8,7 +8,8 @@ import sys
 
 import asyncpg
 
-from db import tracking
+from db import guild_tracking
+from db.pool import connect
 from tests.bot.test_lifecycle import ROOT, BotProcess, bot_env
 from tests.fakes.coc_api import make_player
 from tests.harness import GUILD_ID, fakes
@@ -71,9 +72,9 @@ async def _history_rows(con: asyncpg.Connection, count: int) -> None:
 async def test_a_tracker_process_polls_and_stops_cleanly(db_dsn: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     async with fakes() as (discord, coc):
         coc.set_player(make_player("#2PP0JCCL", trophies=1000))
-        con = await asyncpg.connect(db_dsn)
+        con = await connect(db_dsn)
         try:
-            await tracking.track_player(con, GUILD_ID, "#2PP0JCCL", 1)
+            await guild_tracking.track_player(con, GUILD_ID, "#2PP0JCCL", 1)
             env = bot_env(
                 discord.api_base,
                 discord.gateway_url,

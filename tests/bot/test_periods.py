@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.periods import (
-    Observation,
+    HistoryPoint,
     Period,
     Standing,
     build_series,
@@ -100,12 +100,12 @@ def test_pages_of_ten() -> None:
 def test_season_to_date_survives_the_season_reset_and_a_leave_and_rejoin() -> None:
     rows = [
         # Tracking began mid-season with 300 already given (the game's counter).
-        Observation(BOUNDARY - 5 * DAY, 300, 300),
-        Observation(BOUNDARY - 2 * DAY, 500, 500),
+        HistoryPoint(BOUNDARY - 5 * DAY, 300, 300),
+        HistoryPoint(BOUNDARY - 2 * DAY, 500, 500),
         # New season: the game reset the counter; 40 given since.
-        Observation(BOUNDARY + HOUR, 40, 540),
+        HistoryPoint(BOUNDARY + HOUR, 40, 540),
         # Left and rejoined a clan: the counter reset again, 10 given after.
-        Observation(BOUNDARY + 2 * DAY, 10, 590),
+        HistoryPoint(BOUNDARY + 2 * DAY, 10, 590),
     ]
     assert season_to_date(rows) == [
         (BOUNDARY - 5 * DAY, 300),
@@ -119,19 +119,19 @@ def test_season_to_date_survives_the_season_reset_and_a_leave_and_rejoin() -> No
 def test_series_needs_two_rows() -> None:
     now = BOUNDARY + 3 * DAY
     assert build_series("trophies", [], now - DAY, now) is None
-    one = [Observation(now - HOUR, 5000)]
+    one = [HistoryPoint(now - HOUR, 5000)]
     assert build_series("trophies", one, now - DAY, now) is None
     # One row from before the window: the value never changed inside it.
-    old = [Observation(now - 10 * DAY, 5000)]
+    old = [HistoryPoint(now - 10 * DAY, 5000)]
     assert build_series("trophies", old, now - DAY, now) is None
 
 
 def test_series_starts_at_the_window_with_the_carried_value() -> None:
     now = BOUNDARY + 3 * DAY
     rows = [
-        Observation(now - 10 * DAY, 5000),
-        Observation(now - 2 * DAY, 5100),
-        Observation(now - DAY, 4900),
+        HistoryPoint(now - 10 * DAY, 5000),
+        HistoryPoint(now - 2 * DAY, 5100),
+        HistoryPoint(now - DAY, 4900),
     ]
     series = build_series("trophies", rows, now - 5 * DAY, now)
     assert series is not None
@@ -147,7 +147,7 @@ def test_series_starts_at_the_window_with_the_carried_value() -> None:
 
 def test_series_of_a_player_tracked_inside_the_window_is_partial() -> None:
     now = BOUNDARY + 3 * DAY
-    rows = [Observation(now - 2 * DAY, 5000), Observation(now - DAY, 5050)]
+    rows = [HistoryPoint(now - 2 * DAY, 5000), HistoryPoint(now - DAY, 5050)]
     series = build_series("trophies", rows, now - 30 * DAY, now)
     assert series is not None
     assert series.partial and series.start == now - 2 * DAY
@@ -158,10 +158,10 @@ def test_donation_series_across_a_season_boundary() -> None:
     window_start = BOUNDARY - 3 * DAY
     now = BOUNDARY + 3 * DAY
     rows = [
-        Observation(BOUNDARY - 20 * DAY, 100, 1000),  # the row at the window's season start
-        Observation(BOUNDARY - 4 * DAY, 400, 1300),  # carried into the window
-        Observation(BOUNDARY - DAY, 600, 1500),
-        Observation(BOUNDARY + DAY, 70, 1570),
+        HistoryPoint(BOUNDARY - 20 * DAY, 100, 1000),  # the row at the window's season start
+        HistoryPoint(BOUNDARY - 4 * DAY, 400, 1300),  # carried into the window
+        HistoryPoint(BOUNDARY - DAY, 600, 1500),
+        HistoryPoint(BOUNDARY + DAY, 70, 1570),
     ]
     series = build_series("donations", rows, window_start, now)
     assert series is not None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from db import feeds
-from tests.bot.test_feed import CHANNEL, TAG, cog
+from tests.bot.feed.helpers import settled
+from tests.bot.feed.test_sender import CHANNEL, TAG, cog
 from tests.db.test_feeds import add_player, emit, track, trophies
 from tests.harness import GUILD_ID, MANAGE_GUILD, Harness, opt, sub
 
@@ -90,7 +91,7 @@ async def test_a_kinds_filter_set_by_command_holds(harness: Harness) -> None:
         await track(con, GUILD_ID, TAG)
         await emit(con, TAG, [trophies(1, 2), ("town_hall", "15", "16", 1, {})])
     (message,) = await harness.discord.wait_channel_messages(CHANNEL, 1)
-    await cog(harness).sender.settled()
+    await settled(cog(harness).sender)
     assert [e["description"] for e in message.embeds] == ["**Bob** (#2PP0JCCL): Town Hall 15 → 16"]
 
 

@@ -24,7 +24,8 @@ from bot.clash import ClashApi
 from bot.errors import ApiUnavailable
 from bot.settings import Settings
 from bot.tracker.engine import Tracker, TrackerOptions
-from db import tracking
+from db import guild_tracking
+from db.pool import create_pool
 from tests.bot.tracker.conftest import tracker_settings
 from tests.fakes.coc_api import FakeCocApi, make_player
 from tests.hardening.faults import eventually, fetch_history, log_problems
@@ -88,13 +89,13 @@ async def flaky(db_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[Flaky, Track
     api = FakeCocApi(tokens=("test-token",))
     await api.start()
     settings = tracker_settings(api, db_dsn, tmp_path, interval=1)
-    pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=5)
+    pool = await create_pool(db_dsn, min_size=1, max_size=5, command_timeout=60)
     clash = ClashApi(settings)
     await clash.start()
     env = Flaky(api, pool, settings)
     async with pool.acquire() as con:
         for tag in TAGS:
-            await tracking.track_player(con, GUILD, tag, 1)
+            await guild_tracking.track_player(con, GUILD, tag, 1)
     env.show()
     tracker = Tracker(settings=settings, pool=pool, clash=clash, options=OPTIONS)
     stop = asyncio.Event()

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bot.clash import ClashApi
@@ -28,9 +27,10 @@ from bot.errors import DatabaseUnavailable
 from bot.settings import load_settings
 from bot.tracker.engine import Tracker, TrackerOptions
 from bot.tree import UNEXPECTED
-from db import tracking
+from db import guild_tracking
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
+from db.pool import create_pool
 from tests.fakes.coc_api import make_player
 from tests.fakes.discord_server import Interaction, Message
 from tests.hardening.faults import eventually, fetch_history, log_problems
@@ -124,7 +124,7 @@ async def test_database_restart_while_serving_and_tracking(
 ) -> None:
     caplog.set_level(logging.INFO)
     dsn = await own_server.start()
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=60)
     try:
         await migrate(pool)
     finally:
@@ -255,13 +255,13 @@ async def test_a_tracker_stops_promptly_while_the_database_is_down(
                 "TRACK_INTERVAL_SECONDS": "1",
             }
         )
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        pool = await create_pool(dsn, min_size=1, max_size=4, command_timeout=60)
         clash = ClashApi(settings)
         await clash.start()
         try:
             await migrate(pool)
             async with pool.acquire() as con:
-                await tracking.track_player(con, GUILD_ID, TAGS[0], 1)
+                await guild_tracking.track_player(con, GUILD_ID, TAGS[0], 1)
             coc.set_player(make_player(TAGS[0]))
             coc.set_delay(0.5)  # the request is in flight when the server stops
             tracker = Tracker(settings=settings, pool=pool, clash=clash)

@@ -52,7 +52,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.tree import UNEXPECTED
-from db import feeds, links, tracking
+from db import feeds, guild_tracking, links
 from tests.db.test_history import seed_player
 from tests.fakes.coc_api import make_clan, make_player
 from tests.fakes.discord_server import Interaction, Message
@@ -628,7 +628,7 @@ async def restore(h: Harness) -> None:
     async with h.pool.acquire() as con:
         await links.save_link(con, PLAIN_PLAYER, 42, False)
         await links.set_require_verified(con, GUILD_ID, False)
-        await tracking.track_player(con, GUILD_ID, KNOWN_PLAYER, 42)
+        await guild_tracking.track_player(con, GUILD_ID, KNOWN_PLAYER, 42)
         await feeds.set_feed(con, GUILD_ID, TEXT_CHANNEL, None, 42)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from db import feeds, links, tracking
+from db import feeds, guild_tracking, links
 from tests.fakes.coc_api import make_clan, make_player
 from tests.hardening.test_hostile_input import (
     ALL_PERMISSIONS,
@@ -45,8 +45,9 @@ OWNER, MANAGER, MEMBER = 42, 43, 7
 NEED_MANAGE = "You need the Manage Server permission to do this."
 ONLY_IN_SERVER = "This command only works in a server."
 
-# Subcommands of a Manage Server group that DESIGN.md opens to every member
-# ("/track add / remove / list: Manage Server for add/remove"). Read-only.
+# Subcommands of a Manage Server group that are meant for every member (the list
+# of tracked players, read-only). Discord hides them with their group, so members
+# use /tracked; a forged invocation still works and changes nothing.
 OPEN_TO_MEMBERS = {"track list"}
 
 # Options that make each known command change something from the baseline below;
@@ -106,8 +107,8 @@ async def baseline(h: Harness) -> None:
     """The same starting point for every case."""
     async with h.pool.acquire() as con:
         await con.execute(f"TRUNCATE {', '.join(TABLES)}")
-        await tracking.track_player(con, GUILD_ID, KNOWN_PLAYER, OWNER)
-        await tracking.track_clan(con, GUILD_ID, OTHER_CLAN, "Other", OWNER)
+        await guild_tracking.track_player(con, GUILD_ID, KNOWN_PLAYER, OWNER)
+        await guild_tracking.track_clan(con, GUILD_ID, OTHER_CLAN, "Other", OWNER)
         await links.save_link(con, PLAIN_PLAYER, OWNER, False)
         await links.set_require_verified(con, GUILD_ID, False)
         await feeds.set_feed(con, GUILD_ID, TEXT_CHANNEL, None, OWNER)
@@ -158,7 +159,7 @@ async def test_manage_server_commands_refuse_everyone_else(
     for leaf in guarded:
         assert int(leaf.command["default_member_permissions"]) & MANAGE_GUILD, leaf.label
     labels = {leaf.label for leaf in guarded}
-    # The commands DESIGN.md puts behind Manage Server are among them.
+    # The commands that change a server's setup are among them.
     assert {"track add", "track remove", "track clan", "feed set", "link-settings"} <= labels
 
     problems: list[str] = []
@@ -199,7 +200,7 @@ async def test_manage_server_commands_refuse_everyone_else(
 
 
 async def test_track_list_is_open_but_hidden_like_its_group(harness: Harness) -> None:
-    """DESIGN.md opens /track list to everyone; it stays read-only for them."""
+    """/track list is meant for everyone; it stays read-only for them."""
     await baseline(harness)
     before = await snapshot(harness)
     reply = await harness.run("track", {"type": 1, "name": "list", "options": []}, permissions=0)

@@ -13,7 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from db import tracking
+from db import guild_tracking
+from db.pool import connect, create_pool
 from tests.bot.test_lifecycle import BotProcess, bot_env, wait_ready
 from tests.fakes.coc_api import make_player
 from tests.hardening.faults import eventually
@@ -40,10 +41,10 @@ async def test_sigterm_mid_batch_exits_in_time_and_leaves_whole_batches(
     tmp_path: Path, db_dsn: str
 ) -> None:
     tags = [tag_of(n) for n in range(PLAYERS)]
-    con = await asyncpg.connect(db_dsn)
+    con = await connect(db_dsn)
     try:
         for tag in tags:
-            await tracking.track_player(con, GUILD_ID, tag, 1)
+            await guild_tracking.track_player(con, GUILD_ID, tag, 1)
     finally:
         await con.close()
 
@@ -64,7 +65,7 @@ async def test_sigterm_mid_batch_exits_in_time_and_leaves_whole_batches(
         )
         await proc.start()
         await wait_ready(discord, proc)
-        pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=2)
+        pool = await create_pool(db_dsn, min_size=1, max_size=2, command_timeout=60)
         try:
 
             async def baseline_done() -> bool:
@@ -93,7 +94,7 @@ async def test_sigterm_mid_batch_exits_in_time_and_leaves_whole_batches(
         assert took < POOL_CLOSE_TIMEOUT + 2, (took, log)
         assert "Traceback" not in log, log
 
-    con = await asyncpg.connect(db_dsn)
+    con = await connect(db_dsn)
     try:
         report = await whole_batches(con, tags, first_polled_at)
     finally:

@@ -13,7 +13,8 @@ import pytest
 from bot.clash import ClashApi
 from bot.settings import Settings, load_settings
 from bot.tracker.engine import Tracker, TrackerOptions
-from db import tracking
+from db import guild_tracking
+from db.pool import create_pool
 from tests.fakes.coc_api import FakeCocApi
 
 GUILD = 5000
@@ -61,11 +62,11 @@ class Env:
     async def track(self, *tags: str) -> None:
         async with self.pool.acquire() as con:
             for tag in tags:
-                await tracking.track_player(con, GUILD, tag, 1)
+                await guild_tracking.track_player(con, GUILD, tag, 1)
 
     async def track_clan(self, clan_tag: str) -> None:
         async with self.pool.acquire() as con:
-            await tracking.track_clan(con, GUILD, clan_tag, None, 1)
+            await guild_tracking.track_clan(con, GUILD, clan_tag, None, 1)
 
     async def make_due(self) -> None:
         """Skip the wait: everything scheduled is due now (pauses are kept)."""
@@ -120,7 +121,7 @@ async def env(db_dsn: str, tmp_path: Path) -> AsyncIterator[Env]:
     api = FakeCocApi(tokens=("test-token",))
     await api.start()
     settings = tracker_settings(api, db_dsn, tmp_path, interval=60)
-    pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=10)
+    pool = await create_pool(db_dsn, min_size=1, max_size=10, command_timeout=60)
     e = Env(api, pool, settings, Clock(), [], [])
     try:
         yield e

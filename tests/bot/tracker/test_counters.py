@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from bot.tracker.counters import LIST, PROFILE, Reading, apply, first_reading
+from bot.tracker.counters import LIST, PROFILE, CounterReading, apply, first_reading
 from bot.tracker.seasons import season_end, season_start
 from db.model import CounterState
 from tests.bot.tracker.game import Game, Member
@@ -93,7 +93,7 @@ class CounterMachine(RuleBasedStateMachine):
 
     # -- readings -------------------------------------------------------------------------
 
-    def _read(self, reading: Reading) -> None:
+    def _read(self, reading: CounterReading) -> None:
         view = self.game.view(P)
         self.read_at = self.game.api_time
         if self.state is None:
@@ -127,7 +127,7 @@ class CounterMachine(RuleBasedStateMachine):
         self.game.tick()
         view = self.game.view(P)
         self._read(
-            Reading(
+            CounterReading(
                 PROFILE,
                 self.game.now,
                 view.clan,
@@ -143,9 +143,9 @@ class CounterMachine(RuleBasedStateMachine):
         self.game.tick()
         view = self.game.view(P)
         if view.clan == clan:
-            self._read(Reading(LIST, self.game.now, clan, view.donations, view.received))
+            self._read(CounterReading(LIST, self.game.now, clan, view.donations, view.received))
         elif self.state.clan_tag == clan:
-            self._read(Reading(LIST, self.game.now, None, 0, 0, left=True))
+            self._read(CounterReading(LIST, self.game.now, None, 0, 0, left=True))
 
     # -- what must hold -------------------------------------------------------------------
 
@@ -262,8 +262,10 @@ TestCounterModel.settings = settings(
 # -- hand-picked timelines that the issue names ---------------------------------------------
 
 
-def _profile(at: datetime, clan: str | None, d: int, r: int, lifetime: int | None) -> Reading:
-    return Reading(PROFILE, at, clan, d, r, lifetime=lifetime)
+def _profile(
+    at: datetime, clan: str | None, d: int, r: int, lifetime: int | None
+) -> CounterReading:
+    return CounterReading(PROFILE, at, clan, d, r, lifetime=lifetime)
 
 
 T0 = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -271,7 +273,7 @@ T0 = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
 def test_a_leave_seen_by_the_clan_list_counts_nothing() -> None:
     state = first_reading(_profile(T0, "#A", 500, 40, 10_500)).state
-    left = apply(state, Reading(LIST, T0 + timedelta(minutes=5), None, 0, 0, left=True))
+    left = apply(state, CounterReading(LIST, T0 + timedelta(minutes=5), None, 0, 0, left=True))
     assert left.credits == [] and left.state.donations_total == 500
     assert (left.state.donations, left.state.received) == (0, 0)
 
@@ -320,13 +322,13 @@ def test_a_leave_and_rejoin_between_readings_is_found_by_the_witness() -> None:
 
 def test_a_stale_reading_from_the_other_endpoint_is_held() -> None:
     state = first_reading(_profile(T0, "#A", 100, 20, 10_100)).state
-    state = apply(state, Reading(LIST, T0 + timedelta(minutes=1), "#A", 100, 20)).state
+    state = apply(state, CounterReading(LIST, T0 + timedelta(minutes=1), "#A", 100, 20)).state
     state = apply(state, _profile(T0 + timedelta(minutes=2), "#A", 150, 20, 10_150)).state
     # The clan list, cached for longer, still shows 100: not a reset.
-    stale = apply(state, Reading(LIST, T0 + timedelta(minutes=3), "#A", 100, 20))
+    stale = apply(state, CounterReading(LIST, T0 + timedelta(minutes=3), "#A", 100, 20))
     assert stale.held and stale.state.donations_total == 150
     # The same endpoint dropping is a reset (left and rejoined).
-    rejoined = apply(stale.state, Reading(LIST, T0 + timedelta(minutes=4), "#A", 5, 0))
+    rejoined = apply(stale.state, CounterReading(LIST, T0 + timedelta(minutes=4), "#A", 5, 0))
     assert rejoined.state.donations_total == 155
 
 
@@ -354,9 +356,9 @@ def test_a_first_sighting_in_a_late_reset_counts_the_old_counter_as_this_seasons
 
 
 def test_a_stale_profile_showing_the_old_clan_after_a_move_counts_nothing_again() -> None:
-    state = first_reading(Reading(LIST, T0, "#A", 300, 40)).state
+    state = first_reading(CounterReading(LIST, T0, "#A", 300, 40)).state
     # The player moves to #B: the new clan's list shows them with fresh counters.
-    moved = apply(state, Reading(LIST, T0 + timedelta(minutes=2), "#B", 5, 1))
+    moved = apply(state, CounterReading(LIST, T0 + timedelta(minutes=2), "#B", 5, 1))
     assert moved.state.donations_total == 305
     # A profile cached from before the move still shows #A and its counters: held.
     stale = apply(moved.state, _profile(T0 + timedelta(minutes=2, seconds=30), "#A", 300, 40, None))

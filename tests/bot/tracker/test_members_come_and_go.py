@@ -14,11 +14,12 @@ import asyncpg
 
 from bot.clash import fetched_at
 from bot.profile import parse_player
-from bot.tracker.observe import Reading, record_lookup, record_players
+from bot.tracker.observe import ProfileReading, record_lookup, record_players
 from bot.tracker.seasons import season_end, season_start
-from db import clan_membership, links, schedule, tracker_status, tracking
+from db import clan_membership, guild_tracking, links, schedule, tracker_status
+from db.guild_tracking import Tracked
 from db.links import LinkSaved
-from db.tracking import Tracked
+from db.pool import connect, create_pool
 from tests.bot.tracker.conftest import GUILD, Env
 from tests.fakes.coc_api import make_clan, make_player, set_achievement
 
@@ -172,13 +173,13 @@ async def test_without_achievements_a_late_counter_waits_for_the_drop(env: Env) 
 async def test_a_lookup_racing_a_poll_makes_one_baseline(env: Env, db_dsn: str) -> None:
     await env.track(A)  # scheduled, never read: no row to lock yet
     profile = parse_player(member(A, X, donations=300, received=7))
-    cons = [await asyncpg.connect(db_dsn) for _ in range(2)]
+    cons = [await connect(db_dsn) for _ in range(2)]
     try:
 
         async def read(con: asyncpg.Connection, seconds: int) -> None:
             async with con.transaction():
                 await record_players(
-                    con, [Reading(profile, env.clock.now + timedelta(seconds=seconds))]
+                    con, [ProfileReading(profile, env.clock.now + timedelta(seconds=seconds))]
                 )
 
         await asyncio.gather(read(cons[0], 0), read(cons[1], 1))
@@ -229,7 +230,9 @@ async def test_a_slow_batch_keeps_its_leases(env: Env, db_dsn: str) -> None:
     for tag in tags:
         env.api.set_player(member(tag, X))
     await env.track(*tags)
-    pools = [await asyncpg.create_pool(db_dsn, min_size=1, max_size=4) for _ in range(2)]
+    pools = [
+        await create_pool(db_dsn, min_size=1, max_size=4, command_timeout=60) for _ in range(2)
+    ]
     try:
         slow = await env.new_tracker(pool=pools[0], lease_seconds=0.6)
         other = await env.new_tracker(pool=pools[1], lease_seconds=0.6)
@@ -247,12 +250,12 @@ async def test_a_slow_batch_keeps_its_leases(env: Env, db_dsn: str) -> None:
 async def test_two_commands_at_the_limit_cannot_both_pass(env: Env, db_dsn: str) -> None:
     async with env.pool.acquire() as con:
         for i in range(4):
-            await tracking.track_player(con, GUILD, f"#{'2' * 3}{'PYLQ'[i]}", 1)
-    cons = [await asyncpg.connect(db_dsn) for _ in range(2)]
+            await guild_tracking.track_player(con, GUILD, f"#{'2' * 3}{'PYLQ'[i]}", 1)
+    cons = [await connect(db_dsn) for _ in range(2)]
     try:
         results = await asyncio.gather(
-            tracking.track_player(cons[0], GUILD, A, 1, limit=5),
-            tracking.track_player(cons[1], GUILD, B, 1, limit=5),
+            guild_tracking.track_player(cons[0], GUILD, A, 1, limit=5),
+            guild_tracking.track_player(cons[1], GUILD, B, 1, limit=5),
         )
         assert sorted(r.value for r in results) == [Tracked.FULL.value, Tracked.NEW.value]
         for i in range(2):
@@ -306,9 +309,9 @@ async def test_gone_players_are_not_counted_as_past_due(env: Env) -> None:
 
 async def test_clan_joins_stop_at_the_guilds_player_limit(env: Env) -> None:
     async with env.pool.acquire() as con:
-        await tracking.track_clan(con, GUILD, X, None, 1)
+        await guild_tracking.track_clan(con, GUILD, X, None, 1)
         for i in range(3):
-            await tracking.track_player(con, GUILD, f"#{'2' * 3}{'PYL'[i]}", 1)
+            await guild_tracking.track_player(con, GUILD, f"#{'2' * 3}{'PYL'[i]}", 1)
         async with con.transaction():
             untracked = await clan_membership.follow_members(con, X, [A, B, C], limit=5)
     assert untracked == [C]

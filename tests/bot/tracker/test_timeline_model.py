@@ -52,7 +52,8 @@ from bot.tracker.counters import CACHE_AGE, RESET_GRACE
 from bot.tracker.engine import Tracker, TrackerOptions
 from bot.tracker.observe import record_lookup
 from bot.tracker.seasons import season_end, season_start
-from db import tracking
+from db import guild_tracking
+from db.pool import create_pool
 from tests.bot.tracker.conftest import tracker_settings
 from tests.bot.tracker.game import Game, Member
 from tests.db_fixtures import PgServer
@@ -130,13 +131,13 @@ class TimelineMachine(RuleBasedStateMachine):
         self._publish()
         async with self.pool.acquire() as con:
             for clan, name in TRACKED.items():
-                await tracking.track_clan(con, GUILD, clan, name, 1)
+                await guild_tracking.track_clan(con, GUILD, clan, name, 1)
             for tag in DIRECT:
-                await tracking.track_player(con, GUILD, tag, 1)
+                await guild_tracking.track_player(con, GUILD, tag, 1)
         await self._poll("all", [self.tracker])
 
     async def _pool(self) -> asyncpg.Pool:
-        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=6)
+        pool = await create_pool(self.dsn, min_size=1, max_size=6, command_timeout=60)
         assert pool is not None
         self.pools.append(pool)
         return pool

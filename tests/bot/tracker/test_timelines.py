@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import asyncpg
-
 from bot.tracker.seasons import season_end, season_start
+from db.pool import create_pool
 from tests.bot.tracker.conftest import Env
 from tests.fakes.coc_api import make_player
 
@@ -205,11 +204,11 @@ async def test_a_restart_between_two_polls(env: Env) -> None:
 async def test_an_observation_written_twice_is_stored_once(env: Env) -> None:
     """A crash after the write but before the lease is released: the retry is a no-op."""
     from bot.profile import parse_player
-    from bot.tracker.observe import Reading, record_players
+    from bot.tracker.observe import ProfileReading, record_players
 
     await env.track(TAG)
     profile = parse_player(make_player(TAG, trophies=1234))
-    obs = Reading(profile, env.clock.now)
+    obs = ProfileReading(profile, env.clock.now)
     for _ in range(2):
         async with env.pool.acquire() as con, con.transaction():
             await record_players(con, [obs])
@@ -221,7 +220,9 @@ async def test_two_tracker_processes_share_the_work(env: Env, db_dsn: str) -> No
     for t in tags:
         env.api.set_player(make_player(t, trophies=100))
     await env.track(*tags)
-    pools = [await asyncpg.create_pool(db_dsn, min_size=1, max_size=5) for _ in range(2)]
+    pools = [
+        await create_pool(db_dsn, min_size=1, max_size=5, command_timeout=60) for _ in range(2)
+    ]
     try:
         trackers = [await env.new_tracker(pool=p, batch_size=7) for p in pools]
         env.api.set_delay(0.002)

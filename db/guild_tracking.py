@@ -221,13 +221,13 @@ async def tracking_info(con: asyncpg.Connection, guild_id: int, tag: str) -> asy
 
 
 async def autocomplete_tags(
-    con: asyncpg.Connection, user_id: int, guild_id: int | None, current: str, limit: int = 25
+    con: asyncpg.Connection,
+    user_id: int,
+    guild_id: int | None,
+    tag_part: str,
+    name_part: str,
+    limit: int = 25,
 ) -> list[asyncpg.Record]:
-    from bot.tags import normalise_tag
-
-    # PostgreSQL text cannot hold NUL: the query would fail on every keystroke after one.
-    text = current.replace("\x00", "").strip()[:50]
-    tag_part = normalise_tag(text)[1:] if text else ""
-    return await con.fetch(
-        AUTOCOMPLETE_TAGS, user_id, guild_id or 0, tag_part if text else "", text, limit
-    )
+    """The user's links, then the guild's players, whose tag contains ``tag_part`` or
+    whose name contains ``name_part`` (both empty: all). Neither may hold a NUL."""
+    return await con.fetch(AUTOCOMPLETE_TAGS, user_id, guild_id or 0, tag_part, name_part, limit)

@@ -1,4 +1,4 @@
-"""The live feed: event embeds, and the sender that posts the outbox to Discord.
+"""The feed sender: posts the outbox to Discord, exactly once.
 
 Exactly once: a batch (one message, up to 10 events) is recorded before it is
 posted, posted with a nonce derived from its id and ``enforce_nonce``, and
@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -27,116 +25,14 @@ import asyncpg
 import discord
 from discord.http import Route
 
-from bot.embeds import ROLE_NAMES, literal
-from bot.tracker.events import EVENT_KINDS
+from bot.feed.render import batch_payload, refusal_reason
 from db import feeds
-from db.feeds import Batch, FeedEvent
+from db.feeds import Batch
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
 
 log = logging.getLogger(__name__)
-
-TAG_RE = re.compile(r"#[0-9A-Z]{1,15}")
-NUMERIC_KINDS = {"trophies", "builder_trophies", "war_stars", "capital", "best_trophies"}
-LEVEL_KINDS = {"town_hall": "Town Hall", "exp_level": "Experience level"}
-COLOURS: dict[str, discord.Colour] = {
-    "best_trophies": discord.Colour.gold(),
-    "town_hall": discord.Colour.gold(),
-    "hero": discord.Colour.purple(),
-    "exp_level": discord.Colour.teal(),
-    "war_stars": discord.Colour.orange(),
-    "donations": discord.Colour.blue(),
-    "received": discord.Colour.blue(),
-    "capital": discord.Colour.dark_teal(),
-    "clan_join": discord.Colour.green(),
-    "clan_leave": discord.Colour.dark_orange(),
-    "gone": discord.Colour.dark_grey(),
-}
-
-
-# -- rendering -----------------------------------------------------------------------
-
-
-def _number(value: str | None) -> str:
-    try:
-        return f"{int(value or ''):,}"
-    except ValueError:
-        return literal(value)
-
-
-def _tag(value: str | None) -> str:
-    # Tags come from the API; markdown-escaping one would show a stray backslash.
-    return value if value and TAG_RE.fullmatch(value) else literal(value)
-
-
-def describe_change(event: FeedEvent) -> str:
-    """The change in words, e.g. ``Trophies +31 (5,000 → 5,031)``."""
-    kind, old, new, delta = event.kind, event.old_value, event.new_value, event.delta
-    label = EVENT_KINDS.get(kind, kind)
-    signed = f"{delta:+,}" if delta is not None else ""
-    if kind in NUMERIC_KINDS:
-        return f"{label} {signed} ({_number(old)} → {_number(new)})"
-    if kind in LEVEL_KINDS:
-        return f"{LEVEL_KINDS[kind]} {_number(old)} → {_number(new)}"
-    if kind == "hero":
-        hero = literal(str(event.detail.get("hero") or "hero"))
-        return f"Hero upgrade: {hero} {_number(old)} → {_number(new)}"
-    if kind in ("donations", "received"):
-        return f"{label} {signed}"
-    if kind in ("clan_join", "clan_leave"):
-        clan = literal(event.detail.get("clan_name"))
-        verb = "Joined" if kind == "clan_join" else "Left"
-        return f"{verb} clan {clan} ({_tag(new if kind == 'clan_join' else old)})"
-    if kind == "role":
-        return f"Clan role {ROLE_NAMES.get(old or '', literal(old))} → " + ROLE_NAMES.get(
-            new or "", literal(new)
-        )
-    if kind == "name":
-        return f"Renamed from {literal(old)} to {literal(new)}"
-    if kind == "league":
-        return f"League {literal(old or 'Unranked')} → {literal(new or 'Unranked')}"
-    if kind == "gone":
-        return "Account no longer found in Clash of Clans"
-    return f"{literal(label)}: {literal(old)} → {literal(new)}"
-
-
-def event_embed(event: FeedEvent) -> discord.Embed:
-    colour = COLOURS.get(event.kind, discord.Colour.light_grey())
-    if event.kind in ("trophies", "builder_trophies") and event.delta is not None:
-        colour = discord.Colour.green() if event.delta > 0 else discord.Colour.red()
-    name = literal(event.name or event.tag)
-    return discord.Embed(
-        description=f"**{name}** ({_tag(event.tag)}): {describe_change(event)}"[:4096],
-        colour=colour,
-        timestamp=event.occurred_at,
-    )
-
-
-def batch_payload(batch: Batch, events: Sequence[FeedEvent]) -> dict[str, Any]:
-    return {
-        "embeds": [event_embed(e).to_dict() for e in events],
-        # At most 25 characters; a batch id is unique for good, an event id is
-        # not (one event goes to every guild that tracks the player).
-        "nonce": f"feed-{batch.id}",
-        "enforce_nonce": True,
-        "allowed_mentions": {"parse": []},
-    }
-
-
-def refusal_reason(exc: discord.HTTPException, channel_id: int) -> str:
-    detail = f"{exc.status} {exc.text or type(exc).__name__}"
-    if exc.status == 404:
-        return (
-            f"The channel <#{channel_id}> no longer exists ({detail}). Pick another with /feed set."
-        )
-    return (
-        f"Discord refused to let the bot post in <#{channel_id}> ({detail}). Give the bot "
-        "View Channel, Send Messages and Embed Links there, then run /feed set again."
-    )
-
-
-# -- the sender ----------------------------------------------------------------------
 
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 SENDER_TASK = "feed sender"
@@ -164,7 +60,9 @@ class FeedSender:
         self.keep_sent = keep_sent
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
-        self._cycled = asyncio.Event()
+        # Set at the end of each cycle, then replaced: a caller can wait until the
+        # sender has looked at the outbox once more (see ``wake``).
+        self.cycle_done = asyncio.Event()
         self._stopping = False
         self._retry_at: dict[int, float] = {}  # channel id -> monotonic time of the next try
         self._next_prune = 0.0
@@ -216,8 +114,8 @@ class FeedSender:
                 while not self._stopping:
                     self._wake.clear()
                     wait = await self.run_once()
-                    self._cycled.set()
-                    self._cycled = asyncio.Event()
+                    done, self.cycle_done = self.cycle_done, asyncio.Event()
+                    done.set()
                     await self._sleep(wait)
                     if listen.is_closed():
                         raise ConnectionError("the LISTEN connection closed")
@@ -227,23 +125,15 @@ class FeedSender:
                         await listen.remove_listener(feeds.NOTIFY_CHANNEL, self._notified)
 
     def _notified(self, *_: object) -> None:
+        self.wake()
+
+    def wake(self) -> None:
+        """Start the next cycle now instead of after the wait."""
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), max(seconds, 0.0))
-
-    async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a test helper
-        """Wait until a whole cycle has passed and nothing is left to post."""
-        async with asyncio.timeout(timeout):
-            while True:
-                for _ in range(2):  # the second cycle started after this call
-                    cycled = self._cycled
-                    self._wake.set()
-                    await cycled.wait()
-                async with self.pool.acquire() as con:
-                    if not await feeds.pending_batches_or_rows(con):
-                        return
 
     # -- one cycle
 

@@ -1,4 +1,4 @@
-"""The feed: rendering, and the sender end to end (fake Discord, real PostgreSQL)."""
+"""The feed sender end to end (fake Discord, real PostgreSQL): exactly once, in order."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import asyncpg
 import discord
 import pytest
 
-from bot.feed import FeedSender, batch_payload, describe_change, event_embed
-from cogs.feed import FeedCog, UnknownEventKind, parse_kinds, suggest_kinds
+from bot.feed.sender import FeedSender
+from cogs.feed import FeedCog
 from db import feeds
 from db.feeds import Batch, FeedEvent
+from tests.bot.feed.helpers import settled
 from tests.db.test_feeds import add_player, emit, track, trophies
 from tests.harness import GUILD_ID, MANAGE_GUILD, Harness, sub
 
@@ -36,68 +37,6 @@ def event(kind: str, old: str | None = None, new: str | None = None, **kw: Any) 
         delta=kw.get("delta"),
         detail=kw.get("detail", {}),
     )
-
-
-# -- rendering and the kinds filter ---------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("ev", "text"),
-    [
-        (event("trophies", "5000", "5031", delta=31), "Trophies +31 (5,000 → 5,031)"),
-        (event("trophies", "5031", "5000", delta=-31), "Trophies -31 (5,031 → 5,000)"),
-        (event("town_hall", "15", "16", delta=1), "Town Hall 15 → 16"),
-        (
-            event("hero", "94", "95", delta=1, detail={"hero": "Archer Queen"}),
-            "Hero upgrade: Archer Queen 94 → 95",
-        ),
-        (event("donations", delta=120), "Donations +120"),
-        (
-            event("clan_join", None, "#2Q9VRJ0", detail={"clan_name": "The *Best*"}),
-            "Joined clan The \\*Best\\* (#2Q9VRJ0)",
-        ),
-        (event("clan_leave", "#2Q9VRJ0", None, detail={"clan_name": "X"}), "Left clan X"),
-        (event("role", "member", "admin"), "Clan role Member → Elder"),
-        (event("name", "Old", "New"), "Renamed from Old to New"),
-        (event("league", None, "Legend League"), "League Unranked → Legend League"),
-        (event("gone"), "Account no longer found"),
-        (event("mystery", "a", "b"), "mystery: a → b"),
-    ],
-)
-def test_describe_change(ev: FeedEvent, text: str) -> None:
-    assert describe_change(ev).startswith(text)
-
-
-def test_embed_escapes_the_name_and_carries_time_and_colour() -> None:
-    embed = event_embed(event("trophies", "1", "2", delta=1, name="@everyone _x_")).to_dict()
-    assert embed["description"].startswith("**@\u200beveryone \\_x\\_** (#2PP0JCCL): Trophies +1")
-    assert embed["timestamp"].startswith("2026-03-10T12:00:00")
-    assert embed["color"] == 0x2ECC71  # a gain is green
-    assert event_embed(event("trophies", "2", "1", delta=-1)).colour != embed["color"]
-    payload = batch_payload(Batch(42, GUILD_ID, CHANNEL, 0), [event("gone")])
-    assert payload["nonce"] == "feed-42" and len(payload["nonce"]) <= 25
-    assert payload["enforce_nonce"] is True
-    assert payload["allowed_mentions"] == {"parse": []}
-
-
-def test_parse_kinds() -> None:
-    assert parse_kinds(None) is None
-    assert parse_kinds(" ") is None
-    assert parse_kinds("all") is None
-    assert parse_kinds("hero, Town Hall;TROPHIES, town_hall") == ["trophies", "town_hall", "hero"]
-    assert parse_kinds("Town Hall upgrade, joined a clan") == ["town_hall", "clan_join"]
-    with pytest.raises(UnknownEventKind) as info:
-        parse_kinds("trophies, gold")
-    assert "`gold`" in info.value.message and "town_hall" in info.value.message
-
-
-def test_suggest_kinds_completes_the_last_item() -> None:
-    assert ("all (every kind of change)", "all") in suggest_kinds("")
-    assert len(suggest_kinds("")) <= 25
-    values = [v for _, v in suggest_kinds("trophies, tow")]
-    assert values == ["trophies, town_hall"]
-    assert all(not v.startswith("trophies, trophies") for _, v in suggest_kinds("trophies,"))
-    assert all(len(n) <= 100 and len(v) <= 100 for n, v in suggest_kinds("x" * 200 + ",h"))
 
 
 # -- the sender, end to end -------------------------------------------------------------
@@ -135,7 +74,7 @@ async def test_a_change_becomes_exactly_one_post(harness: Harness) -> None:
     async with harness.pool.acquire() as con:
         await emit(con, TAG, [trophies(5000, 5031)])
     (message,) = await harness.discord.wait_channel_messages(CHANNEL, 1)
-    await cog(harness).sender.settled()
+    await settled(cog(harness).sender)
     assert len(harness.discord.channel_messages[CHANNEL]) == 1
     (embed,) = message.embeds
     assert embed["description"] == "**Bob** (#2PP0JCCL): Trophies +31 (5,000 → 5,031)"
@@ -151,7 +90,7 @@ async def test_a_burst_becomes_batched_posts_in_order(harness: Harness) -> None:
     async with harness.pool.acquire() as con:
         await emit(con, TAG, [trophies(1000 + i, 1001 + i) for i in range(25)])
     messages = await harness.discord.wait_channel_messages(CHANNEL, 3)
-    await cog(harness).sender.settled()
+    await settled(cog(harness).sender)
     assert [len(m.embeds) for m in harness.discord.channel_messages[CHANNEL]] == [10, 10, 5]
     shown = [e["description"] for m in messages for e in m.embeds]
     assert shown == [
@@ -182,7 +121,7 @@ async def test_a_kill_between_post_and_record_does_not_double_post(harness: Harn
     second = FeedSender(harness.bot, batch_window=0)
     second.start()
     try:
-        await second.settled()
+        await settled(second)
     finally:
         await second.stop()
     (message,) = harness.discord.channel_messages[CHANNEL]
@@ -205,7 +144,7 @@ async def test_events_during_downtime_are_posted_after_restart(harness: Harness)
     restarted.start()
     try:
         (message,) = await harness.discord.wait_channel_messages(CHANNEL, 1)
-        await restarted.settled()
+        await settled(restarted)
     finally:
         await restarted.stop()
     assert [e["description"].split(": ")[1] for e in message.embeds] == [
@@ -221,16 +160,16 @@ async def test_a_refusing_channel_turns_that_feed_off_and_others_keep_posting(
     await setup_feed(harness)
     await setup_feed(harness, guild_id=6000, channel_id=6001)
     harness.discord.fail_channel(CHANNEL, status)
-    with caplog.at_level(logging.WARNING, logger="bot.feed"):
+    with caplog.at_level(logging.WARNING, logger="bot.feed.sender"):
         async with harness.pool.acquire() as con:
             await emit(con, TAG, [trophies(1, 2)])
         await harness.discord.wait_channel_messages(6001, 1)
-        await cog(harness).sender.settled()
+        await settled(cog(harness).sender)
         async with harness.pool.acquire() as con:
             await emit(con, TAG, [trophies(2, 3)])  # not queued for the stopped feed
             feed = await feeds.get_feed(con, GUILD_ID)
         await harness.discord.wait_channel_messages(6001, 2)
-        await cog(harness).sender.settled()
+        await settled(cog(harness).sender)
     assert feed is not None and not feed.enabled and feed.pending == 0
     assert why in (feed.disabled_reason or "") and str(status) in (feed.disabled_reason or "")
     refusals = [r for r in caplog.records if "turned off" in r.getMessage()]
@@ -257,7 +196,7 @@ async def test_a_filter_on_event_kinds_holds(harness: Harness) -> None:
             ],
         )
     (message,) = await harness.discord.wait_channel_messages(CHANNEL, 1)
-    await cog(harness).sender.settled()
+    await settled(cog(harness).sender)
     assert len(harness.discord.channel_messages[CHANNEL]) == 1
     assert [e["description"].split(": ", 1)[1] for e in message.embeds] == [
         "Town Hall 15 → 16",
@@ -292,13 +231,13 @@ async def test_a_network_error_is_retried_with_backoff(harness: Harness) -> None
 async def test_a_tracked_change_reaches_the_channel(harness: Harness) -> None:
     """Through the real tracker: a poll's change is posted once, within seconds."""
     from bot.tracker.engine import Tracker
-    from db import tracking
+    from db import guild_tracking
     from tests.fakes.coc_api import make_player
 
     harness.discord.add_channel(GUILD_ID, CHANNEL)
     harness.coc.set_player(make_player(TAG, name="Bob", trophies=5000, best_trophies=5500))
     async with harness.pool.acquire() as con:
-        await tracking.track_player(con, GUILD_ID, TAG, 1)
+        await guild_tracking.track_player(con, GUILD_ID, TAG, 1)
         await feeds.set_feed(con, GUILD_ID, CHANNEL, None, 1)
     tracker = Tracker(settings=harness.settings, pool=harness.pool, clash=harness.bot.clash)
     await tracker.run_once()  # first sighting: history, no event
@@ -307,7 +246,7 @@ async def test_a_tracked_change_reaches_the_channel(harness: Harness) -> None:
         await con.execute("UPDATE player_polls SET next_poll_at = now() - interval '1 s'")
     await tracker.run_once()
     (message,) = await harness.discord.wait_channel_messages(CHANNEL, 1, timeout=5)
-    await cog(harness).sender.settled()
+    await settled(cog(harness).sender)
     assert len(harness.discord.channel_messages[CHANNEL]) == 1
     assert [e["description"] for e in message.embeds] == [
         "**Bob** (#2PP0JCCL): Trophies +31 (5,000 → 5,031)"
@@ -320,7 +259,7 @@ async def test_a_clan_only_member_who_leaves_gets_one_leave_post_and_no_donation
     """Issue 10: the leave is posted (queued before the member is untracked), and the
     game zeroing the counters is no donation."""
     from bot.tracker.engine import Tracker
-    from db import tracking
+    from db import guild_tracking
     from tests.fakes.coc_api import make_clan, make_player
 
     clan = "#2Q9VRJ0"
@@ -331,7 +270,7 @@ async def test_a_clan_only_member_who_leaves_gets_one_leave_post_and_no_donation
     harness.coc.set_player(leaves)
     harness.coc.set_clan(make_clan(clan, [stays, leaves], name="Home"))
     async with harness.pool.acquire() as con:
-        await tracking.track_clan(con, GUILD_ID, clan, "Home", 1)
+        await guild_tracking.track_clan(con, GUILD_ID, clan, "Home", 1)
         await feeds.set_feed(con, GUILD_ID, CHANNEL, None, 1)
     tracker = Tracker(settings=harness.settings, pool=harness.pool, clash=harness.bot.clash)
     await tracker.run_once()  # the clan's baseline and the members' first profiles
@@ -342,11 +281,11 @@ async def test_a_clan_only_member_who_leaves_gets_one_leave_post_and_no_donation
         await con.execute("UPDATE clan_polls SET next_poll_at = now() - interval '1 s'")
     await tracker.run_once()
     await harness.discord.wait_channel_messages(CHANNEL, 1, timeout=5)
-    await cog(harness).sender.settled()
+    await settled(cog(harness).sender)
     posted = [e["description"] for m in harness.discord.channel_messages[CHANNEL] for e in m.embeds]
     assert posted == ["**Bob** (#2PP0JCCL): Left clan Home (#2Q9VRJ0)"]
     async with harness.pool.acquire() as con:
-        assert not await tracking.tracking_info(con, GUILD_ID, TAG)
+        assert not await guild_tracking.tracking_info(con, GUILD_ID, TAG)
         assert await con.fetchval("SELECT donations_total FROM players WHERE tag = $1", TAG) == 500
 
 

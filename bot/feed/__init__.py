@@ -1,0 +1,1 @@
+"""The live feed: tracked changes posted to a guild's channel (render, sender)."""
