@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from bot.clash import ClashApi
 from bot.profile import parse_player
 from bot.settings import Settings
 from bot.timeutil import utcnow
+from bot.tracker.batches import until_stopped, wait_or_stop, write_or_wait
 from bot.tracker.faults import Backoff, BatchFaults
 from bot.tracker.observe import ProfileReading, record_clan, record_events, record_players
 from db import clan_membership, schedule, tracker_status
@@ -125,7 +126,7 @@ class Tracker:
             try:
                 worked = await self.step()
                 if not worked:
-                    await _wait(stop, await self._idle_wait())
+                    await wait_or_stop(stop, await self._idle_wait())
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -138,7 +139,7 @@ class Tracker:
                     )
                 else:
                     log.exception("tracker step failed; retrying in %.1f s", wait)
-                await _wait(stop, wait)
+                await wait_or_stop(stop, wait)
         log.info("tracker stopped")
 
     async def run_once(self) -> int:
@@ -248,7 +249,7 @@ class Tracker:
 
         faults = self._faults()
         readings: list[ProfileReading] = []
-        results = await self._until_stopped([one(t) for t in tags])
+        results = await until_stopped(self._stopping, [one(t) for t in tags])
         released = [t for t, r in zip(tags, results, strict=True) if r is None]
         for tag, result, at in (r for r in results if r is not None):
             if isinstance(result, BaseException):
@@ -283,7 +284,7 @@ class Tracker:
             # Paused, or cut off by a stop: still due, polled at once when work resumes.
             await schedule.release(con, [*faults.paused, *released], [], self.owner)
 
-        await self._write(write)
+        await write_or_wait(self.pool, self._stopping, write)
         faults.log_pause()
         faults.log_retries("player", len(tags), self.retry_delay)
         return len(readings)
@@ -304,7 +305,7 @@ class Tracker:
                 return clan_tag, exc, self.clock()
 
         faults = self._faults()
-        results = await self._until_stopped([one(c["clan_tag"]) for c in clans])
+        results = await until_stopped(self._stopping, [one(c["clan_tag"]) for c in clans])
         released = [c["clan_tag"] for c, r in zip(clans, results, strict=True) if r is None]
         polled = 0
         for clan_tag, result, at in (r for r in results if r is not None):
@@ -318,7 +319,7 @@ class Tracker:
                 await record_clan(con, tag, d, t)
                 await clan_membership.clan_polled(con, tag, self.interval, self.owner)
 
-            await self._write(write)
+            await write_or_wait(self.pool, self._stopping, write)
             polled += 1
             self._answered += 1
 
@@ -335,73 +336,7 @@ class Tracker:
 
         self._answered += len(faults.missing)
         if faults.missing or faults.retry or faults.pause or released:
-            await self._write(write_faults)
+            await write_or_wait(self.pool, self._stopping, write_faults)
         faults.log_pause()
         faults.log_retries("clan", len(clans), self.retry_delay)
         return polled
-
-    async def _until_stopped(self, requests: Sequence[Awaitable[T]]) -> list[T | None]:
-        """The requests' results; once stop is set, those still in flight are cancelled (None).
-
-        A stop must not wait for a batch of slow requests (500 at the API's pace
-        take longer than a container's stop grace): what was answered is still
-        written in one transaction, the rest is released and polled again.
-        """
-        tasks = [asyncio.ensure_future(r) for r in requests]
-        # return_exceptions: a cancelled request must not leave the gather holding
-        # an exception nobody retrieves (asyncio logs those with a traceback).
-        batch = asyncio.gather(*tasks, return_exceptions=True)
-        stopper = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({batch, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-            if not batch.done():
-                for task in tasks:
-                    task.cancel()  # a no-op for those already answered
-                await asyncio.wait(tasks)
-        if any(t.cancelled() for t in tasks):
-            log.info(
-                "tracker stopping: %d request(s) in flight abandoned, released for the next poll",
-                sum(t.cancelled() for t in tasks),
-            )
-        return [None if t.cancelled() else t.result() for t in tasks]
-
-    async def _write(self, write: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
-        """Run ``write`` in one transaction; on a database outage keep it and retry.
-
-        The readings stay in memory until written; if the process stops
-        first, their leases expire and the players are simply polled again.
-        """
-        attempt = 0
-        while True:
-            try:
-                async with self.pool.acquire() as con, con.transaction():
-                    await write(con)
-                return
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
-                if self._stopping.is_set():
-                    # Retrying forever here kept a stopping process alive while
-                    # the database was down; the batch is dropped whole instead.
-                    log.warning(
-                        "tracker stopping with the database unavailable (%s): a batch was "
-                        "not written; its players are polled again when their leases expire",
-                        type(exc).__name__,
-                    )
-                    return
-                attempt += 1
-                wait = min(10.0, 0.25 * 2**attempt)
-                log.warning(
-                    "tracker: database unavailable while writing a batch (%s); retry %d in %.1f s",
-                    type(exc).__name__,
-                    attempt,
-                    wait,
-                )
-                await _wait(self._stopping, wait)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
