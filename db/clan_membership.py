@@ -74,9 +74,13 @@ WHERE clan_tag = $1 AND leased_by = $3
 CLAN_STATE = "SELECT members, observed_at FROM clan_polls WHERE clan_tag = $1"
 
 
-async def lock_clan_guilds(con: asyncpg.Connection, clan_tag: str) -> None:
-    """Lock every guild that tracks the clan (before any player lock: one lock order)."""
-    await lock_guilds(con, [r["guild_id"] for r in await con.fetch(CLAN_GUILDS, clan_tag)])
+async def lock_clan_guilds(
+    con: asyncpg.Connection, clan_tag: str, also: Sequence[int] = ()
+) -> None:
+    """Lock every guild that tracks the clan, and ``also`` these, in one ordered call
+    (before any player lock: one lock order everywhere)."""
+    guilds = [r["guild_id"] for r in await con.fetch(CLAN_GUILDS, clan_tag)]
+    await lock_guilds(con, [*guilds, *also])
 
 
 async def clan_state(con: asyncpg.Connection, clan_tag: str) -> tuple[list[str], datetime | None]:

@@ -3,7 +3,7 @@
 A command that checks a limit (500 players, 10 clans, 20 links) and then
 inserts takes the lock first: two commands at once then run one after the
 other, and the second sees the first's rows. Order: guild locks, then user
-locks, then player locks (``db.player_state``), always in ascending id order.
+locks, then player locks (``db.player_state``), each kind in the order of its lock keys.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ USER_LOCK_SPACE = 0x554C  # "UL"
 # A guild or user id is a 64-bit snowflake: hashed into the lock's 32-bit key;
 # a collision only makes two guilds wait for each other.
 LOCK_KEYS = """
-SELECT count(pg_advisory_xact_lock($2, hashtext(k::text)))
-FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS u (k) ORDER BY k) AS s
+SELECT count(pg_advisory_xact_lock($2, h))
+FROM (SELECT DISTINCT hashtext(k::text) AS h FROM unnest($1::bigint[]) AS u (k) ORDER BY h) AS s
 """
 
 

@@ -12,6 +12,7 @@ import enum
 
 import asyncpg
 
+from db.clan_membership import lock_clan_guilds
 from db.guild_locks import lock_guilds
 from db.schedule import unschedule_orphans
 
@@ -168,6 +169,7 @@ async def untrack_player(con: asyncpg.Connection, guild_id: int, tag: str) -> st
     """Stop tracking ``tag`` directly. Returns None if it was not tracked directly,
     ``"clan"`` if it stays tracked through a clan, ``"removed"`` otherwise."""
     async with con.transaction():
+        await lock_guilds(con, [guild_id])
         row = await con.fetchrow(IS_DIRECT, guild_id, tag)
         if row is None or not row["direct"]:
             return None
@@ -189,7 +191,9 @@ async def track_clan(
     (``Tracked.FULL``) when the guild already tracks that many clans. Its members are
     followed by the clan's readings (``db.clan_membership``), within the player limit."""
     async with con.transaction():
-        await lock_guilds(con, [guild_id])
+        # Every guild the clan's readings write for, this one included, in one ordered
+        # call: taking this guild's lock first could deadlock with a poll of the clan.
+        await lock_clan_guilds(con, clan_tag, also=[guild_id])
         if limit is not None and not await con.fetchval(IS_CLAN_TRACKED, guild_id, clan_tag):
             if await count_guild_clans(con, guild_id) >= limit:
                 return Tracked.FULL
@@ -199,7 +203,10 @@ async def track_clan(
 
 
 async def untrack_clan(con: asyncpg.Connection, guild_id: int, clan_tag: str) -> bool:
+    # Under the guild's lock: a clan reading writing a joiner for this guild at the same
+    # moment would otherwise leave it tracked through a clan the guild no longer tracks.
     async with con.transaction():
+        await lock_guilds(con, [guild_id])
         if await con.fetchval(UNTRACK_CLAN, guild_id, clan_tag) is None:
             return False
         released = await con.fetchval(RELEASE_CLAN_MEMBERS, guild_id, clan_tag) or []

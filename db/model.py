@@ -90,17 +90,33 @@ class Witness:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """A reading held after a season end because it could not be placed yet."""
+
+    endpoint: str
+    clan_tag: str | None
+    donations: int
+    received: int
+
+
+@dataclass(frozen=True, slots=True)
 class CounterState:
     """What the tracker remembers of a player's donation counters between readings.
 
     The game zeroes both counters at each season end and when a player
     leaves a clan; an *epoch* is the stretch between two such resets, and
     ``donations``/``received`` are the counter values credited so far in the
-    current one (the baseline the next reading is compared with).
-    ``last_list``/``last_profile`` are the last raw readings from the clan
-    member list and from the full profile: the two endpoints are cached for
-    different times, so a counter that is lower in one of them than in the
-    other is only a reset when the same endpoint shows the drop.
+    current one (the baseline the next reading is compared with), in
+    ``clan_tag`` (the epoch's clan: the stored profile may already show a
+    clan whose counters are not placed yet).
+
+    Readings come from *endpoints* (``profile``, or ``list:#CLAN`` for a
+    clan's member list), each cached for its own time, so a reading may be
+    older than one read before it. ``anchor``/``anchor_at`` name the last
+    reading that was placed, ``epoch_source``/``epoch_at`` the one that
+    began the epoch (``recent_clans``: the clans of the epochs before), and
+    ``last_list``/``last_profile`` what the epoch clan's list and the profile
+    last showed in this epoch.
     """
 
     season: datetime
@@ -112,12 +128,14 @@ class CounterState:
     last_list: tuple[int, int] | None = None
     last_profile: tuple[int, int] | None = None
     witness: Witness | None = None
-    # How the current epoch began by a clan change: the endpoint that showed it, when,
-    # and the clan before (a reading of the other endpoint cached from before the change
-    # shows that clan again).
+    anchor: str | None = None
+    anchor_at: datetime | None = None
     epoch_source: str | None = None
     epoch_at: datetime | None = None
-    previous_clan: str | None = None
+    # The clans of the epochs that ended within the longest cache age, with when
+    # each ended: an answer cached from before then may still show them.
+    recent_clans: tuple[tuple[str | None, datetime], ...] = ()
+    pending: Pending | None = None
 
 
 @dataclass(frozen=True, slots=True)

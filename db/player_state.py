@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from db.model import Change, CounterState, Event, Stored, Witness
+from db.model import Change, CounterState, Event, Pending, Stored, Witness
 from db.players import (
     PROFILE_COLUMNS,
     PROFILE_PLACEHOLDERS,
@@ -28,20 +28,21 @@ from db.players import (
 PLAYER_LOCK_SPACE = 0x504C  # "PL"
 
 # One writer per player at a time, also for a player with no row yet (two
-# first sightings would otherwise both be baselines). Taken in tag order,
-# so two batches that share players cannot deadlock.
+# first sightings would otherwise both be baselines). Taken in the order of
+# the lock keys (two tags may share one), so two batches cannot deadlock.
 LOCK_PLAYERS = """
-SELECT count(pg_advisory_xact_lock($2, hashtext(t)))
-FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS u (t) ORDER BY t) AS s
+SELECT count(pg_advisory_xact_lock($2, k))
+FROM (SELECT DISTINCT hashtext(t) AS k FROM unnest($1::text[]) AS u (t) ORDER BY k) AS s
 """
 
 LOAD_STATES = (
     "SELECT "
     + ", ".join("p." + c for c in PROFILE_COLUMNS)
     + """, p.fetched_at, p.donations_total, p.received_total, p.changed_at,
-       c.season, c.last_list, c.last_profile, c.witness_lifetime, c.witness_counter,
-       c.witness_total, c.witness_season, c.witness_at, c.epoch_source, c.epoch_at,
-       c.previous_clan
+       c.season, c.tag IS NOT NULL AS has_counters, c.clan_tag AS epoch_clan, c.last_list,
+       c.last_profile, c.witness_lifetime, c.witness_counter, c.witness_total,
+       c.witness_season, c.witness_at, c.anchor, c.anchor_at, c.epoch_source, c.epoch_at,
+       c.recent_clans, c.pending_endpoint, c.pending_clan, c.pending_counters
 FROM players p LEFT JOIN player_counters c USING (tag)
 WHERE p.tag = ANY($1::text[])
 ORDER BY p.tag
@@ -60,17 +61,21 @@ ON CONFLICT (tag) DO UPDATE SET {PROFILE_UPDATES},
 """
 
 SAVE_COUNTERS = """
-INSERT INTO player_counters (tag, season, last_list, last_profile, witness_lifetime,
+INSERT INTO player_counters (tag, season, clan_tag, last_list, last_profile, witness_lifetime,
                              witness_counter, witness_total, witness_season, witness_at,
-                             epoch_source, epoch_at, previous_clan)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                             anchor, anchor_at, epoch_source, epoch_at, recent_clans,
+                             pending_endpoint, pending_clan, pending_counters)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 ON CONFLICT (tag) DO UPDATE SET
-    season = EXCLUDED.season, last_list = EXCLUDED.last_list,
+    season = EXCLUDED.season, clan_tag = EXCLUDED.clan_tag, last_list = EXCLUDED.last_list,
     last_profile = EXCLUDED.last_profile, witness_lifetime = EXCLUDED.witness_lifetime,
     witness_counter = EXCLUDED.witness_counter, witness_total = EXCLUDED.witness_total,
     witness_season = EXCLUDED.witness_season, witness_at = EXCLUDED.witness_at,
+    anchor = EXCLUDED.anchor, anchor_at = EXCLUDED.anchor_at,
     epoch_source = EXCLUDED.epoch_source, epoch_at = EXCLUDED.epoch_at,
-    previous_clan = EXCLUDED.previous_clan
+    recent_clans = EXCLUDED.recent_clans, pending_endpoint = EXCLUDED.pending_endpoint,
+    pending_clan = EXCLUDED.pending_clan,
+    pending_counters = EXCLUDED.pending_counters
 """
 
 # Two readings of the same instant (a clan's list and a profile, written one after
@@ -136,11 +141,15 @@ def _counters(row: asyncpg.Record, legacy_season: datetime) -> CounterState:
             season=row["witness_season"],
             at=row["witness_at"],
         )
+    pending = None
+    counters = _pair(row["pending_counters"])
+    if row["pending_endpoint"] is not None and counters is not None:
+        pending = Pending(row["pending_endpoint"], row["pending_clan"], *counters)
     return CounterState(
-        # Rows stored before the counter model have no counters row: their epoch
-        # is the season of their last reading.
+        # Rows stored before the counter model have no counters row: their epoch is
+        # the season of their last reading, in the clan it showed.
         season=row["season"] or legacy_season,
-        clan_tag=row["clan_tag"],
+        clan_tag=row["epoch_clan"] if row["has_counters"] else row["clan_tag"],
         donations=row["donations"],
         received=row["donations_received"],
         donations_total=row["donations_total"],
@@ -148,9 +157,14 @@ def _counters(row: asyncpg.Record, legacy_season: datetime) -> CounterState:
         last_list=_pair(row["last_list"]),
         last_profile=_pair(row["last_profile"]),
         witness=witness,
+        anchor=row["anchor"],
+        anchor_at=row["anchor_at"],
         epoch_source=row["epoch_source"],
         epoch_at=row["epoch_at"],
-        previous_clan=row["previous_clan"],
+        recent_clans=tuple(
+            (clan, datetime.fromisoformat(ended)) for clan, ended in row["recent_clans"] or ()
+        ),
+        pending=pending,
     )
 
 
@@ -188,10 +202,11 @@ def _state_args(change: Change) -> tuple[object, ...]:
 
 def _counter_args(change: Change) -> tuple[object, ...]:
     c = change.stored.counters
-    w = c.witness
+    w, p = c.witness, c.pending
     return (
         change.stored.profile.tag,
         c.season,
+        c.clan_tag,
         list(c.last_list) if c.last_list else None,
         list(c.last_profile) if c.last_profile else None,
         w.lifetime if w else None,
@@ -199,9 +214,14 @@ def _counter_args(change: Change) -> tuple[object, ...]:
         w.total if w else None,
         w.season if w else None,
         w.at if w else None,
+        c.anchor,
+        c.anchor_at,
         c.epoch_source,
         c.epoch_at,
-        c.previous_clan,
+        [[clan, ended.isoformat()] for clan, ended in c.recent_clans],
+        p.endpoint if p else None,
+        p.clan_tag if p else None,
+        [p.donations, p.received] if p else None,
     )
 
 

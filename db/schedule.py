@@ -41,13 +41,20 @@ FROM due WHERE c.clan_tag = due.clan_tag
 RETURNING c.clan_tag, c.members, c.name
 """
 
+# Renewed: only the batch's own rows (a step that failed leaves its leases to
+# expire), and none that a write holds right now (SKIP LOCKED: the next renewal
+# gets them; taking them in another order than the write would deadlock).
 RENEW_PLAYERS = """
-UPDATE player_polls SET leased_until = now() + make_interval(secs => $2)
-WHERE leased_by = $1 AND leased_until IS NOT NULL
+UPDATE player_polls p SET leased_until = now() + make_interval(secs => $3)
+FROM (SELECT tag FROM player_polls WHERE tag = ANY($2::text[]) AND leased_by = $1
+      FOR UPDATE SKIP LOCKED) AS mine
+WHERE p.tag = mine.tag
 """
 RENEW_CLANS = """
-UPDATE clan_polls SET leased_until = now() + make_interval(secs => $2)
-WHERE leased_by = $1 AND leased_until IS NOT NULL
+UPDATE clan_polls c SET leased_until = now() + make_interval(secs => $3)
+FROM (SELECT clan_tag FROM clan_polls WHERE clan_tag = ANY($2::text[]) AND leased_by = $1
+      FOR UPDATE SKIP LOCKED) AS mine
+WHERE c.clan_tag = mine.clan_tag
 """
 
 # Polled: due again after the interval; players tracked only through a clan
@@ -111,10 +118,18 @@ ON CONFLICT (tag) DO NOTHING
 DUE_NOW = "UPDATE player_polls SET next_poll_at = now() WHERE tag = ANY($1::text[])"
 
 # Nobody tracks these tags any more: stop polling them (their history stays).
+# Their witness goes too: achievements read after a gap in tracking would
+# credit the gap's donations as if made at that moment.
 UNSCHEDULE_ORPHANS = """
-DELETE FROM player_polls pp
-WHERE pp.tag = ANY($1::text[])
-  AND NOT EXISTS (SELECT 1 FROM tracked_players tp WHERE tp.tag = pp.tag)
+WITH gone AS (
+    DELETE FROM player_polls pp
+    WHERE pp.tag = ANY($1::text[])
+      AND NOT EXISTS (SELECT 1 FROM tracked_players tp WHERE tp.tag = pp.tag)
+    RETURNING pp.tag
+)
+UPDATE player_counters c SET witness_lifetime = NULL, witness_counter = NULL,
+    witness_total = NULL, witness_season = NULL, witness_at = NULL
+FROM gone WHERE c.tag = gone.tag
 """
 
 NEXT_DUE = """
@@ -137,10 +152,18 @@ async def lease_clans(
     return await con.fetch(LEASE_CLANS, limit, lease_seconds, owner)
 
 
-async def renew(con: asyncpg.Connection, owner: str, lease_seconds: float) -> None:
-    """Push back the expiry of every lease ``owner`` holds."""
-    await con.execute(RENEW_PLAYERS, owner, lease_seconds)
-    await con.execute(RENEW_CLANS, owner, lease_seconds)
+async def renew(
+    con: asyncpg.Connection,
+    owner: str,
+    players: Sequence[str],
+    clans: Sequence[str],
+    lease_seconds: float,
+) -> None:
+    """Push back the expiry of these leases, if ``owner`` still holds them."""
+    if players:
+        await con.execute(RENEW_PLAYERS, owner, list(players), lease_seconds)
+    if clans:
+        await con.execute(RENEW_CLANS, owner, list(clans), lease_seconds)
 
 
 async def players_polled(

@@ -6,11 +6,13 @@
 -- received_total); the epoch's clan is ``players.clan_tag``.
 CREATE TABLE player_counters (
     tag               text        PRIMARY KEY,
-    -- The season of the current epoch: after a season end it stays the old
-    -- one until the reset is seen.
+    -- The current epoch: its season (after a season end it stays the old one
+    -- until the reset is seen) and its clan (the stored profile may already
+    -- show a clan whose counters are not placed yet).
     season            timestamptz NOT NULL,
-    -- {donations, received} as the clan member list and the full profile
-    -- last showed them (the two are cached for different times).
+    clan_tag          text,
+    -- {donations, received} as the epoch clan's member list and the full
+    -- profile last showed them in this epoch.
     last_list         integer[],
     last_profile      integer[],
     -- The last full profile whose lifetime donation achievements were read.
@@ -19,11 +21,19 @@ CREATE TABLE player_counters (
     witness_total     bigint,
     witness_season    timestamptz,
     witness_at        timestamptz,
-    -- How the current epoch began by a clan change: the endpoint ('list' or
-    -- 'profile'), when, and the clan before it.
+    -- The endpoint ('profile' or 'list:#CLAN') and time of the last placed
+    -- reading, and of the one that began the epoch.
+    anchor            text,
+    anchor_at         timestamptz,
     epoch_source      text,
     epoch_at          timestamptz,
-    previous_clan     text
+    -- The clans of the epochs that ended within the longest cache age:
+    -- [[clan, ended_at], ...] (an older answer may still show them).
+    recent_clans      jsonb NOT NULL DEFAULT '[]',
+    -- A reading held after a season end, not placed yet.
+    pending_endpoint  text,
+    pending_clan      text,
+    pending_counters  integer[]
 );
 
 -- A lease belongs to the process that took it: only that process may

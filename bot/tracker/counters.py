@@ -12,28 +12,36 @@ donations_received     reset to 0   reset to 0    none
 
 Joining a clan starts from the zero the leave left; a move is a leave and a
 join. Both counters reset at the same moment, so a reading shows both reset
-or neither. The clan's member list and the full profile show the same
-counters, cached for different times (2 minutes and 1 minute), so one can
-lag the other.
+or neither. Two kinds of endpoint show them: a clan's member list (cached 2
+minutes) and the full profile (cached 1 minute). Each endpoint's answers
+come in order, but a reading of one endpoint may be older than a reading of
+another taken before it.
 
 How a reading is added up, against the baseline (what was credited so far
 in the current *epoch*, the stretch between two resets):
 
-- a rise is credited to the epoch's season;
+- a rise is credited to the epoch's season (within an epoch a counter only
+  grows, so a higher value is never an old one);
 - a clan change (join, leave, move) starts a new epoch: the reading's
-  counter is all new (after a season end, once the reset has shown or the
-  grace is over: before that, the join may be from the old season's data);
-- a drop is a reset (the player left and rejoined between two readings)
-  only when the same endpoint shows it; lower than the other endpoint's
-  reading alone means a reading cached from before it, and is held; so is
-  the other endpoint showing the old clan again within its cache age of a
-  move (the old clan's counters were counted already);
-- after a season end, a drop is the reset; a counter not lower than before
-  is either a reset that the API does not show yet (late) or a real one
-  followed by as many donations: the lifetime witness proves the first when
-  the counter rose by exactly what was donated, and otherwise the reading is
-  held until ``RESET_GRACE`` after the season end, when the reset is taken
-  as done;
+  counter is all new;
+- a drop is a reset (a leave and rejoin between two readings) when it is
+  certainly newer than what the baseline came from: the same endpoint
+  dropped, or the reading is from later than that endpoint's cache age
+  after the last placed reading. Otherwise it may be an old answer, and is
+  held;
+- for an endpoint's cache age after an epoch began, the other endpoints may
+  still answer from before it: their readings are held when they show a
+  clan the player left within that age (the old clan after a move), or,
+  after a reset in the same clan (a season end, a rejoin), that clan with
+  the counters from before the reset;
+- after a season end, a drop placed as above is the reset; a counter not
+  lower than before is either a reset that the API does not show yet
+  (late) or a real one followed by as many donations: the lifetime witness
+  proves the first when the counter rose by exactly what was donated, and
+  otherwise the reading is held until ``RESET_GRACE`` after the season end,
+  when the reset is taken as done. A held reading that the same endpoint
+  then drops from was from before the reset: what it showed is the old
+  season's;
 - a full profile with achievements is a *witness*: between two witnesses the
   achievements rose by exactly what was donated, so any donations the
   counter missed (a leave and rejoin between polls, the end of a season seen
@@ -42,10 +50,11 @@ in the current *epoch*, the stretch between two resets):
   counted as more than one unit, or achievements that did not move), the
   counter stands.
 
-A held reading changes nothing but the memory of what its endpoint showed.
-Nothing here ever credits more than was donated; what polling cannot see
-(a donation by a player who then leaves before the next reading, with no
-witness) is lost, and RELIABILITY.md lists these limits.
+A reading is held *stale* when it may be older than what is stored (the
+caller then keeps everything else of it out too), or *undecided* after a
+season end (its other stats are fine). Nothing here ever credits more than
+was donated; what polling cannot see is lost, and RELIABILITY.md lists these
+limits with the tests that pin them.
 """
 
 from __future__ import annotations
@@ -55,7 +64,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.tracker.seasons import previous_season_start, season_start
-from db.model import CounterState, Credit, Witness
+from db.model import CounterState, Credit, Pending, Witness
 
 LIST = "list"
 PROFILE = "profile"
@@ -63,14 +72,19 @@ PROFILE = "profile"
 # (responses are cached, resets are not instant). Past this, a counter that
 # did not drop is taken as reset and refilled.
 RESET_GRACE = timedelta(hours=2)
-# How long each endpoint may serve a cached answer (Cache-Control of the
-# recorded responses): a clan's member list 2 minutes, a profile 1 minute.
+# How long each kind of endpoint may serve a cached answer (Cache-Control of
+# the recorded responses): a clan's member list 2 minutes, a profile 1 minute.
 CACHE_AGE = {LIST: timedelta(minutes=2), PROFILE: timedelta(minutes=1)}
+
+
+class Hold(enum.Enum):
+    STALE = "stale"  # may be older than what is stored: keep all of it out
+    UNDECIDED = "undecided"  # after a season end, the counters cannot be placed yet
 
 
 @dataclass(frozen=True, slots=True)
 class CounterReading:
-    """One endpoint's view of a player's counters at ``at``."""
+    """One endpoint's view of a player's counters, read at ``at``."""
 
     source: str  # LIST or PROFILE
     at: datetime
@@ -78,14 +92,26 @@ class CounterReading:
     donations: int
     received: int
     lifetime: int | None = None  # the witness; full profiles only
-    left: bool = False  # the clan's member list no longer shows the player
+    # A clan's member list that no longer shows the player: ``list_of`` names it.
+    left: bool = False
+    list_of: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self.source == PROFILE:
+            return PROFILE
+        return f"{LIST}:{self.list_of or self.clan_tag}"
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     state: CounterState
     credits: list[Credit]
-    held: bool  # the counters were not updated: the reading was stale or undecided
+    hold: Hold | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.hold is not None
 
     @property
     def donations(self) -> int:
@@ -100,6 +126,7 @@ class _Boundary(enum.Enum):
     RESET = "reset"
     LATE = "late"
     UNDECIDED = "undecided"
+    UNPLACED = "unplaced"
 
 
 def first_reading(reading: CounterReading) -> Outcome:
@@ -116,8 +143,10 @@ def first_reading(reading: CounterReading) -> Outcome:
         last_list=pair if reading.source == LIST else None,
         last_profile=pair if reading.source == PROFILE else None,
         witness=_witness(reading, reading.donations, season),
+        anchor=reading.endpoint,
+        anchor_at=reading.at,
     )
-    return Outcome(state, _credits(season, *pair), held=False)
+    return Outcome(state, _credits(season, *pair))
 
 
 def apply(
@@ -127,101 +156,116 @@ def apply(
     witness = state.witness
     if reading.lifetime is not None and witness is not None and reading.lifetime < witness.lifetime:
         # Lifetime achievements only go up: this profile was cached from before the witness.
-        return Outcome(state, [], held=True)
+        return Outcome(state, [], Hold.STALE)
+    if _before_the_epoch(state, reading):
+        return Outcome(state, [], Hold.STALE)
     if reading.left:
-        if state.clan_tag is None:
-            return Outcome(state, [], held=False)
+        if state.clan_tag is None or reading.list_of != state.clan_tag:
+            return Outcome(state, [])
         # The game zeroed both counters when the player left; nothing was donated by
         # leaving. The epoch's season stays: a leave says nothing of a season end.
-        left = replace(
-            state,
-            clan_tag=None,
-            donations=0,
-            received=0,
-            last_list=None,
-            last_profile=None,
-            epoch_source=reading.source,
-            epoch_at=reading.at,
-            previous_clan=state.clan_tag,
+        left = _placed(
+            replace(
+                state,
+                clan_tag=None,
+                donations=0,
+                received=0,
+                last_list=None,
+                last_profile=None,
+                epoch_source=reading.endpoint,
+                epoch_at=reading.at,
+                recent_clans=_ended(state, reading.at),
+                pending=None,
+            ),
+            reading,
         )
-        return Outcome(left, [], held=False)
+        return Outcome(left, [])
 
     season = season_start(reading.at)
     pair = (reading.donations, reading.received)
-    seen = _seen(state, reading)
     if reading.clan_tag != state.clan_tag:
-        if _cached_from_before_the_move(state, reading):
-            return Outcome(seen, [], held=True)
-        if state.season < season and reading.at - season < grace:
-            # A join seen after a season end, before the reset showed: the reading may
-            # be from before the season end, its counters soon reset. Held until the
-            # grace ends; the clan itself is recorded at once.
-            return Outcome(seen, [], held=True)
-        outcome = _new_epoch(seen, reading, season)
+        if (
+            state.season < season
+            and reading.at - season < grace
+            and not _pending_dropped(state, reading)
+        ):
+            # A join seen after a season end, before the reset showed: the reading may be
+            # from before the season end, its counters soon reset.
+            return _undecided(state, reading)
+        outcome = _new_epoch(state, reading, season, _tail(state, reading))
     elif state.season < season:
         boundary = _boundary(state, reading, season, grace)
         if boundary is _Boundary.UNDECIDED:
-            return Outcome(seen, [], held=True)
+            return _undecided(_seen(state, reading), reading)
+        if boundary is _Boundary.UNPLACED:
+            return Outcome(_seen(state, reading), [], Hold.STALE)
         if boundary is _Boundary.RESET:
-            tail = _held_tail(state, reading)
-            outcome = _new_epoch(seen, reading, season, tail)
+            outcome = _new_epoch(state, reading, season, _tail(state, reading))
         else:
-            outcome = _rise(seen, pair)
+            outcome = _rise(_seen(state, reading), pair)
     elif pair[0] < state.donations or pair[1] < state.received:
-        if not _same_endpoint_dropped(state, reading):
-            return Outcome(seen, [], held=True)
-        outcome = _new_epoch(seen, reading, season)
+        if not _drop_placed(state, reading):
+            return Outcome(_seen(state, reading), [], Hold.STALE)
+        outcome = _new_epoch(state, reading, season)  # left and rejoined between readings
     else:
-        outcome = _rise(seen, pair)
+        outcome = _rise(_seen(state, reading), pair)
+    outcome = replace(outcome, state=_placed(outcome.state, reading))
     return _witnessed(outcome, witness, reading)
 
 
-def _cached_from_before_the_move(state: CounterState, reading: CounterReading) -> bool:
-    """The other endpoint, within its cache age of the move, still showing the old clan:
-    a stale answer, whose counters were already counted in that clan."""
-    return (
-        state.epoch_source is not None
-        and state.epoch_at is not None
-        and reading.source != state.epoch_source
-        and reading.clan_tag == state.previous_clan
-        and reading.at - state.epoch_at < CACHE_AGE[reading.source]
+def _before_the_epoch(state: CounterState, reading: CounterReading) -> bool:
+    """An answer that may be cached from before the epoch began: another endpoint than
+    the one that showed the epoch, within its cache age, showing a clan of an epoch that
+    ended that recently (the old clan after a move), or, after a reset in the same clan
+    (a season end, a rejoin), that clan with the counters from before the reset. A clan
+    the player was not in lately cannot be an old answer: a move there is real."""
+    if reading.endpoint == state.epoch_source:
+        return False
+    age = CACHE_AGE[reading.source]
+    if reading.clan_tag != state.clan_tag:
+        return any(
+            clan == reading.clan_tag and reading.at - ended < age
+            for clan, ended in state.recent_clans
+        )
+    reset_here = bool(state.recent_clans) and state.recent_clans[-1] == (
+        state.clan_tag,
+        state.epoch_at,
     )
+    return reset_here and state.epoch_at is not None and reading.at - state.epoch_at < age
 
 
-def _seen(state: CounterState, reading: CounterReading) -> CounterState:
-    pair = (reading.donations, reading.received)
-    if reading.source == LIST:
-        return replace(state, last_list=pair)
-    return replace(state, last_profile=pair)
+def _ended(state: CounterState, at: datetime) -> tuple[tuple[str | None, datetime], ...]:
+    """``recent_clans`` with the current epoch's clan ending at ``at``."""
+    keep = max(CACHE_AGE.values())
+    return (*(c for c in state.recent_clans if at - c[1] < keep), (state.clan_tag, at))
 
 
-def _held_tail(state: CounterState, reading: CounterReading) -> Credit | None:
-    """What held readings showed before a reset that their endpoint then dropped from.
+def is_ordered(state: CounterState, reading: CounterReading) -> bool:
+    """The reading is certainly not older than the last placed one: the same endpoint, or
+    read later than its cache age after it. (An unordered reading's other stats may be
+    older than the stored ones: the caller keeps those.)"""
+    if state.anchor is None or state.anchor_at is None or reading.endpoint == state.anchor:
+        return True
+    return reading.at - CACHE_AGE[reading.source] >= state.anchor_at
 
-    A reading held after a season end (undecided) was pre-reset if the same
-    endpoint later shows a drop: what it showed above the baseline belongs to
-    the season that ended.
-    """
+
+def _drop_placed(state: CounterState, reading: CounterReading) -> bool:
+    """A drop is newer than what the baseline came from: the same endpoint shows it, or
+    the reading is certainly not older than the last placed one."""
     last = state.last_list if reading.source == LIST else state.last_profile
-    if last is None or not _same_endpoint_dropped(state, reading):
-        return None
-    gained = max(0, last[0] - state.donations)
-    got = max(0, last[1] - state.received)
-    return Credit(state.season, gained, got) if gained or got else None
-
-
-def _same_endpoint_dropped(state: CounterState, reading: CounterReading) -> bool:
-    last = state.last_list if reading.source == LIST else state.last_profile
-    return last is not None and (reading.donations < last[0] or reading.received < last[1])
+    if last is not None and (reading.donations < last[0] or reading.received < last[1]):
+        return True
+    return is_ordered(state, reading)
 
 
 def _boundary(
     state: CounterState, reading: CounterReading, season: datetime, grace: timedelta
 ) -> _Boundary:
     """Has the season-end reset happened by this reading (both counters reset together)?"""
-    dropped = reading.donations < state.donations or reading.received < state.received
-    if dropped and _same_endpoint_dropped(state, reading):
-        return _Boundary.RESET
+    if reading.donations < state.donations or reading.received < state.received:
+        if _drop_placed(state, reading):
+            return _Boundary.RESET
+        return _Boundary.UNDECIDED if reading.at - season < grace else _Boundary.UNPLACED
     w = state.witness
     if reading.lifetime is not None and w is not None and w.season < season:
         donated = reading.lifetime - w.lifetime
@@ -233,6 +277,48 @@ def _boundary(
     if reading.at - season >= grace:
         return _Boundary.RESET
     return _Boundary.UNDECIDED
+
+
+def _undecided(state: CounterState, reading: CounterReading) -> Outcome:
+    pending = Pending(reading.endpoint, reading.clan_tag, reading.donations, reading.received)
+    return Outcome(replace(state, pending=pending), [], Hold.UNDECIDED)
+
+
+def _pending_dropped(state: CounterState, reading: CounterReading) -> bool:
+    """The endpoint of a held reading now shows less, in the same clan: the reset came
+    after that reading, which was the old season's."""
+    p = state.pending
+    return (
+        p is not None
+        and p.endpoint == reading.endpoint
+        and p.clan_tag == reading.clan_tag
+        and (reading.donations < p.donations or reading.received < p.received)
+    )
+
+
+def _tail(state: CounterState, reading: CounterReading) -> Credit | None:
+    """What a held reading showed before the reset its endpoint then dropped from,
+    beyond what was credited: the season that ended gets it."""
+    p = state.pending
+    if p is None or not _pending_dropped(state, reading):
+        return None
+    # A held join counted from the zero of its join; a held reading of the epoch's
+    # clan from the baseline.
+    base = (state.donations, state.received) if p.clan_tag == state.clan_tag else (0, 0)
+    gained, got = max(0, p.donations - base[0]), max(0, p.received - base[1])
+    return Credit(state.season, gained, got) if gained or got else None
+
+
+def _seen(state: CounterState, reading: CounterReading) -> CounterState:
+    """Remember what the epoch clan's list or the profile showed (in this epoch)."""
+    pair = (reading.donations, reading.received)
+    if reading.source == LIST:
+        return replace(state, last_list=pair)
+    return replace(state, last_profile=pair)
+
+
+def _placed(state: CounterState, reading: CounterReading) -> CounterState:
+    return replace(state, anchor=reading.endpoint, anchor_at=reading.at)
 
 
 def _new_epoch(
@@ -255,11 +341,12 @@ def _new_epoch(
         # The other endpoint's last reading belongs to the old epoch.
         last_list=pair if reading.source == LIST else None,
         last_profile=pair if reading.source == PROFILE else None,
-        epoch_source=reading.source,
+        epoch_source=reading.endpoint,
         epoch_at=reading.at,
-        previous_clan=state.clan_tag,
+        recent_clans=_ended(state, reading.at),
+        pending=None,
     )
-    return Outcome(new, credits, held=False)
+    return Outcome(new, credits)
 
 
 def _rise(state: CounterState, pair: tuple[int, int]) -> Outcome:
@@ -272,8 +359,9 @@ def _rise(state: CounterState, pair: tuple[int, int]) -> Outcome:
         received=max(state.received, pair[1]),
         donations_total=state.donations_total + gained,
         received_total=state.received_total + got,
+        pending=None,
     )
-    return Outcome(new, _credits(state.season, gained, got), held=False)
+    return Outcome(new, _credits(state.season, gained, got))
 
 
 def _witnessed(outcome: Outcome, witness: Witness | None, reading: CounterReading) -> Outcome:
@@ -297,7 +385,7 @@ def _witnessed(outcome: Outcome, witness: Witness | None, reading: CounterReadin
             credits.append(Credit(target, extra, 0))
             state = replace(state, donations_total=state.donations_total + extra)
     state = replace(state, witness=_witness(reading, state.donations_total, state.season))
-    return Outcome(state, credits, held=outcome.held)
+    return Outcome(state, credits, outcome.hold)
 
 
 def _witness(reading: CounterReading, total: int, season: datetime) -> Witness | None:

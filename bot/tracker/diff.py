@@ -13,7 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from bot.profile import league_name
-from bot.tracker.counters import PROFILE, CounterReading, Outcome, apply, first_reading
+from bot.tracker.counters import (
+    PROFILE,
+    CounterReading,
+    Hold,
+    Outcome,
+    apply,
+    first_reading,
+    is_ordered,
+)
 from bot.tracker.events import NUMERIC_EVENTS
 from db.model import STATS, Change, Event, PlayerProfile, Stored
 
@@ -24,12 +32,14 @@ def observe(
     at: datetime,
     *,
     source: str = PROFILE,
+    list_of: str | None = None,
     left: bool = False,
 ) -> Change:
     """What reading ``profile`` at ``at`` changes.
 
-    ``source`` is the endpoint the counters come from (``LIST`` for a clan's
-    member list); ``left`` marks a member the list no longer shows.
+    ``source`` is the kind of endpoint the counters come from (``LIST`` for a
+    clan's member list, ``list_of`` naming the clan); ``left`` marks a member
+    that list no longer shows.
     """
     reading = CounterReading(
         source=source,
@@ -39,20 +49,37 @@ def observe(
         received=profile.donations_received,
         lifetime=profile.lifetime_donations,
         left=left,
+        list_of=list_of,
     )
     if previous is None:
         first = first_reading(reading)
         stored = Stored(replace(profile, lifetime_donations=None), at, first.state)
         return Change(stored, True, [], first.credits)
+    ordered = is_ordered(previous.counters, reading)
     outcome = apply(previous.counters, reading)
+    if outcome.hold is Hold.STALE:
+        # Maybe older than what is stored: none of it is kept (its clan, its trophies),
+        # only what the counter model learned of its endpoint.
+        return Change(replace(previous, counters=outcome.state), False, [], [])
+    old = previous.profile
+    if not ordered:
+        # Maybe older than the last reading of another endpoint: its stats would undo
+        # fresher ones (trophies back and forth). Only its clan, which the counter model
+        # placed (a real move), is taken.
+        moved = profile.clan_tag != old.clan_tag
+        profile = replace(
+            old,
+            clan_tag=profile.clan_tag,
+            clan_name=profile.clan_name,
+            role=profile.role if moved else old.role,
+        )
     new = replace(
         profile,
-        # The stored counters are the model's baseline: a held reading keeps the old one.
+        # The stored counters are the model's baseline: an undecided reading keeps it.
         donations=outcome.state.donations,
         donations_received=outcome.state.received,
         lifetime_donations=None,
     )
-    old = previous.profile
     changed = bool(outcome.credits) or any(old.stat(s) != new.stat(s) for s in STATS)
     stored = Stored(new, at, outcome.state)
     return Change(stored, changed, _events(old, new, at, outcome), outcome.credits)

@@ -179,8 +179,17 @@ class Tracker:
         if self._sweep.started is None:
             self._sweep = SweepStats(started=utcnow())
         answered = self._answered
-        async with self._keeping_leases():
-            polled = await self._poll_clans(clans) + await self._poll_players(tags)
+        clan_tags = [c["clan_tag"] for c in clans]
+        try:
+            async with self._keeping_leases(tags, clan_tags):
+                polled = await self._poll_clans(clans) + await self._poll_players(tags)
+        except BaseException:
+            # A bug or a stop mid-batch: give the batch back now rather than leave it
+            # leased until the lease expires (what was written is written).
+            with contextlib.suppress(Exception):
+                async with self.pool.acquire() as con:
+                    await schedule.release(con, tags, clan_tags, self.owner)
+            raise
         if probing and self._answered > answered:
             async with self.pool.acquire() as con:
                 if await tracker_status.unpause(con):
@@ -189,9 +198,9 @@ class Tracker:
         return max(polled, 1)
 
     @contextlib.asynccontextmanager
-    async def _keeping_leases(self) -> AsyncIterator[None]:
-        """Renew this process's leases while a batch is in flight, so a slow batch
-        (the API's pace, a database hiccup) never lets another process take them."""
+    async def _keeping_leases(self, tags: list[str], clans: list[str]) -> AsyncIterator[None]:
+        """Renew the batch's leases while it is in flight, so a slow batch (the API's
+        pace, a database hiccup) never lets another process take them."""
 
         async def renew() -> None:
             lease = self.options.lease_seconds
@@ -199,7 +208,7 @@ class Tracker:
                 await asyncio.sleep(lease / 3)
                 try:
                     async with self.pool.acquire() as con:
-                        await schedule.renew(con, self.owner, lease)
+                        await schedule.renew(con, self.owner, tags, clans, lease)
                 except Exception as exc:  # the next renewal tries again
                     log.warning("tracker: could not renew leases: %s", type(exc).__name__)
 

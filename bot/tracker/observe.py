@@ -88,12 +88,28 @@ async def record_clan(
     states = await player_state.load_states(con, [*current, *leavers], season_start)
 
     await clan_membership.record_read(con, clan_tag, current, name, at)
+
+    # Leavers first: their clan_leave is queued while they are still tracked (so
+    # their guilds get it), then the clan lets go of them, freeing room for joiners.
+    leaves: list[Change] = []
+    for tag in leavers:
+        state, fetched_at = states.get(tag, (None, None))
+        if state is None or state.profile.clan_tag != clan_tag:
+            continue  # already seen elsewhere
+        if fetched_at is not None and at < fetched_at:
+            continue
+        leaves.append(
+            observe(state, left_clan(state.profile), at, source=LIST, list_of=clan_tag, left=True)
+        )
+    events = await player_state.save_changes(con, leaves)
+    await feeds.enqueue_events(con, events)
+    await clan_membership.release_leavers(con, clan_tag, current)
+
     untracked = set(
         await clan_membership.follow_members(con, clan_tag, current, MAX_TRACKED_PLAYERS)
     )
     tracked = [t for t in current if t not in untracked]
     await schedule.schedule_players(con, tracked)
-
     changes: list[Change] = []
     joins: list[Event] = []
     first_seen: list[str] = []
@@ -108,23 +124,13 @@ async def record_clan(
         if fetched_at is not None and at < fetched_at:
             continue
         merged = merge_member(state.profile, members[tag], clan_tag, name)
-        changes.append(observe(state, merged, at, source=LIST))
-    for tag in leavers:
-        state, fetched_at = states.get(tag, (None, None))
-        if state is None or state.profile.clan_tag != clan_tag:
-            continue  # already seen elsewhere
-        if fetched_at is not None and at < fetched_at:
-            continue
-        changes.append(observe(state, left_clan(state.profile), at, source=LIST, left=True))
+        changes.append(observe(state, merged, at, source=LIST, list_of=clan_tag))
     # A member never read in full is due at once (the list lacks some stats).
     await schedule.due_now(con, first_seen)
-
-    event_ids = await player_state.save_changes(con, changes, joins)
-    # Queued while leavers are still tracked, so their guilds get the clan_leave.
-    await feeds.enqueue_events(con, event_ids)
-    await clan_membership.release_leavers(con, clan_tag, current)
+    joined = await player_state.save_changes(con, changes, joins)
+    await feeds.enqueue_events(con, joined)
     await schedule.unschedule_orphans(con, leavers)
-    return len(event_ids)
+    return len(events) + len(joined)
 
 
 async def record_events(con: asyncpg.Connection, events: Sequence[Event]) -> int:
@@ -143,6 +149,9 @@ async def record_lookup(con: asyncpg.Connection, profile: PlayerProfile, at: dat
     the last history row must stay the stored state.
     """
     async with con.transaction():
+        # Locked before the check: a /track add committing meanwhile would otherwise
+        # see its fresh baseline overwritten by this plain upsert.
+        await player_state.lock_players(con, [profile.tag])
         if await schedule.is_scheduled(con, profile.tag) or await player_state.has_history(
             con, profile.tag
         ):

@@ -1,10 +1,19 @@
 """A simulated game for generated timelines: players, clans, donations, resets, a late API.
 
-The truth is kept here, and what the API shows of it: after a season end
-the API may keep serving the pre-reset snapshot for a while (a late reset),
-and both endpoints (the clan's member list and the full profile) show the
-same moment. Donations are troops only, so the lifetime achievement
-(Friend in Need) rises by exactly what the counter rises by.
+The truth is kept here, and what the API shows of it:
+
+- after a season end the API may keep serving the pre-reset state for a
+  while (a late reset);
+- with ``cached`` on, each endpoint (a player's profile, a clan's member
+  list) answers like the real API: the first request after its cache age
+  (1 minute, 2 minutes) takes a snapshot, and later requests within that age
+  get the same snapshot. So one endpoint can answer from before a move or a
+  reset that another already shows.
+
+Donations are troops only, so the lifetime achievement (Friend in Need)
+rises by exactly what the counter rises by. ``read_profile``/``read_list``
+return what an endpoint answers now and the moment that answer shows (its
+data time): the oracle's truth is measured up to that moment.
 """
 
 from __future__ import annotations
@@ -45,9 +54,23 @@ class Zeroing:
     received: int
 
 
+PROFILE_AGE = timedelta(minutes=1)
+LIST_AGE = timedelta(minutes=2)
+
+
 class Game:
-    def __init__(self, start: datetime, clans: dict[str, str], members: list[Member]) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        clans: dict[str, str],
+        members: list[Member],
+        *,
+        cached: bool = False,
+    ) -> None:
         self.now = start
+        self.cached = cached
+        # endpoint -> (data time, what it answers)
+        self._answers: dict[str, tuple[datetime, Any]] = {}
         self.clans = clans  # tag -> name
         self.members = {m.tag: m for m in members}
         self._frozen: dict[str, Member] | None = None
@@ -160,8 +183,34 @@ class Game:
     def view(self, tag: str) -> Member:
         return (self._frozen or self.members)[tag]
 
+    def _answer(self, endpoint: str, age: timedelta, make: Any) -> tuple[datetime, Any]:
+        held = self._answers.get(endpoint)
+        if self.cached and held is not None and self.now - held[0] < age:
+            return held
+        answer = (self.api_time, make())
+        self._answers[endpoint] = answer
+        return answer
+
+    def answered_at(self, endpoint: str) -> datetime:
+        """The moment the last answer of ``endpoint`` showed (``profile:#TAG``, ``list:#C``)."""
+        return self._answers[endpoint][0]
+
+    def read_profile(self, tag: str) -> tuple[datetime, Member]:
+        """What the profile endpoint answers now, and the moment it shows."""
+        return self._answer(f"profile:{tag}", PROFILE_AGE, lambda: copy.deepcopy(self.view(tag)))
+
+    def read_list(self, clan: str) -> tuple[datetime, list[Member]]:
+        """What the clan's member list answers now, and the moment it shows."""
+        return self._answer(
+            f"list:{clan}",
+            LIST_AGE,
+            lambda: [copy.deepcopy(m) for m in self._shown().values() if m.clan == clan],
+        )
+
     def player_payload(self, tag: str) -> dict[str, Any]:
-        m = self.view(tag)
+        return self._payload(self.read_profile(tag)[1])
+
+    def _payload(self, m: Member) -> dict[str, Any]:
         clan = (m.clan, self.clans[m.clan]) if m.clan else None
         payload = make_player(
             m.tag,
@@ -179,7 +228,7 @@ class Game:
         return payload
 
     def clan_payload(self, clan: str) -> dict[str, Any]:
-        members = [self.player_payload(t) for t, m in self._shown().items() if m.clan == clan]
+        members = [self._payload(m) for m in self.read_list(clan)[1]]
         return make_clan(clan, members, name=self.clans[clan])
 
     def _shown(self) -> dict[str, Member]:
