@@ -216,12 +216,16 @@ def apply(
 def _before_the_epoch(state: CounterState, reading: CounterReading) -> bool:
     """An answer that may be cached from before the epoch began: another endpoint than
     the one that showed the epoch, within its cache age, showing a clan of an epoch that
-    ended that recently (the old clan after a move), or, after a reset in the same clan
-    (a season end, a rejoin), that clan with the counters from before the reset. A clan
-    the player was not in lately cannot be an old answer: a move there is real."""
+    ended that recently (the old clan after a move), or not showing the player in the
+    epoch's clan (from before the join), or, after a reset in the same clan (a season
+    end, a rejoin), that clan with the counters from before the reset. A clan the player
+    was not in lately cannot be an old answer: a move there is real."""
     if reading.endpoint == state.epoch_source:
         return False
     age = CACHE_AGE[reading.source]
+    if reading.left:
+        # "Not in the list" may be an answer from before the player joined.
+        return state.epoch_at is not None and reading.at - state.epoch_at < age
     if reading.clan_tag != state.clan_tag:
         return any(
             clan == reading.clan_tag and reading.at - ended < age
