@@ -23,7 +23,26 @@ What it serves (everything under ``/v1``; paths are matched after percent-decodi
 * ``GET  /v1/clans/{tag}/capitalraidseasons`` -> ``{"items": [], "paging": {"cursors": {}}}``
   for any tag (coc.py's ``EventsClient`` polls ``#2PP`` in the background)
 * ``GET  /v1/goldpass/seasons/current``       -> the current calendar month
+* ``GET  /v1/clans/{tag}/currentwar``         -> the war given to :meth:`FakeCocApi.set_war` (or
+  :meth:`FakeCocApi.serve_war`), else the recorded ``notInWar`` body (any tag, known or not);
+  403 ``{"reason": "accessDenied"}`` while :meth:`FakeCocApi.set_war_log_private` is on
+* ``GET  /v1/clans/{tag}/currentwar/leaguegroup`` -> :meth:`FakeCocApi.set_league_group` (or
+  :meth:`FakeCocApi.serve_league`), else 404 ``{"reason": "notFound"}``
+* ``GET  /v1/clanwarleagues/wars/{warTag}``   -> :meth:`FakeCocApi.set_league_war` (or
+  :meth:`FakeCocApi.serve_league`), else 404 ``{"reason": "notFound", ...}``
+* ``GET  /v1/clans/{tag}/warlog``             -> ``{"items": ..., "paging": ...}`` of
+  :meth:`FakeCocApi.set_war_log` (empty by default; ``limit``/``after``/``before`` as for
+  members); 403 while the war log is private
 * anything else                               -> 404 ``{"reason": "notFound", ...}``
+
+The war routes answer like the recorded API (``tests/fakes/payloads/recorded``): 200s with
+``Cache-Control: max-age=120`` (currentwar, warlog) or ``max-age=600`` (leaguegroup, league
+wars). Their 403 ``accessDenied`` and the leaguegroup 404 are the recorded ones too: body
+``{"reason": ...}`` only, ``Content-Type: application/json`` without a charset, and a
+``Cache-Control`` (currentwar 403 ``max-age=120``, warlog 403 ``max-age=600``, leaguegroup 404
+``public max-age=600``), so coc.py caches them like it would the real ones. A league war tag
+that is not set answers the fake's usual uncached 404 (no recording shows that answer).
+Builders for war bodies and scripted wars live in ``tests/fakes/wars.py``.
 
 The player ``#JY9J2Y99`` (which ``coc.EventsClient`` polls to detect maintenance) is
 pre-seeded with a generated payload; :meth:`FakeCocApi.remove_player` removes it like any
@@ -31,15 +50,23 @@ other.
 
 Headers mirror the recorded API: ``Content-Type: application/json; charset=utf-8`` and
 ``Cache-Control: max-age=N`` (players 60, clans 91, members 120, verifytoken
-``public max-age=600``).  Error responses carry no ``Cache-Control`` unless
-``error_max_age`` is given, so coc.py does not cache injected faults (with the header it
-caches errors too, for that many seconds, keyed by URL).
+``public max-age=600``, war routes as above).  Other error responses (injected faults,
+unknown tags and paths) carry no ``Cache-Control`` unless ``error_max_age`` is given, so
+coc.py does not cache injected faults (with the header it caches errors too, for that many
+seconds, keyed by URL).
 
 Order of checks for every request: count it, sleep :meth:`set_delay`, maintenance, global
 fault, authorisation (403 ``accessDenied``), per-tag/path fault, per-tag/path garbage, route.
 
 Payloads are encoded once (orjson when installed) when they are set and served as bytes;
-mutating a dict after ``set_player`` does not change what is served.
+mutating a dict after ``set_player`` (or ``set_war`` ...) does not change what is served. The
+exceptions are :meth:`FakeCocApi.serve_war` and :meth:`FakeCocApi.serve_league`: they serve a
+scripted war or CWL week live, rendered at each request, so a test's next poll sees its last
+``attack()``.
+
+War tags are tag keys of their own for :meth:`FakeCocApi.fail`, :meth:`FakeCocApi.count` and
+the like (``api.fail("#82G0JYVGG", 500)``); a clan tag's key covers its currentwar,
+leaguegroup and warlog routes.
 """
 
 from __future__ import annotations
@@ -48,11 +75,11 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
@@ -79,6 +106,8 @@ __all__ = [
     "DEFAULT_REASONS",
     "MAINTENANCE_PROBE_TAG",
     "FakeCocApi",
+    "LiveLeague",
+    "LiveWar",
     "load_payload",
     "make_clan",
     "make_player",
@@ -445,6 +474,10 @@ class _Clan:
 
 _HTML_BODY: Final = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 _Route = tuple[str, str | None]  # (kind, tag)
+# Where the tag is in a split path: "", "v1", "players", "#TAG" / "", "v1",
+# "clanwarleagues", "wars", "#WARTAG".
+_TAG_SEGMENT: Final = 3
+_LEAGUE_WAR_TAG_SEGMENT: Final = 4
 
 
 def _route(path: str) -> _Route:
@@ -463,12 +496,27 @@ def _route(path: str) -> _Route:
     if head == "clans" and count >= 2 and parts[1]:
         if count == 2:
             return "clan", normalise_tag(parts[1])
-        if count == 3 and parts[2] in ("members", "capitalraidseasons"):
+        if count == 3 and parts[2] in ("members", "capitalraidseasons", "currentwar", "warlog"):
             return parts[2], normalise_tag(parts[1])
+        if count == 4 and parts[2] == "currentwar" and parts[3] == "leaguegroup":
+            return "leaguegroup", normalise_tag(parts[1])
         return "unknown", normalise_tag(parts[1])
+    # A war tag sits one segment deeper than a player's or a clan's tag: see _TAG_SEGMENT.
+    if head == "clanwarleagues" and count == 3 and parts[1] == "wars" and parts[2]:
+        return "leaguewar", normalise_tag(parts[2])
     if path == "/v1/goldpass/seasons/current":
         return "goldpass", None
     return "unknown", None
+
+
+def _with_tag(path: str, tag: str) -> str:
+    """``path`` with its tag segment spelt as ``tag`` (the normalised one)."""
+    parts = path.split("/")
+    index = _LEAGUE_WAR_TAG_SEGMENT if parts[2] == "clanwarleagues" else _TAG_SEGMENT
+    if parts[index] != tag:
+        parts[index] = tag
+        path = "/".join(parts)
+    return path
 
 
 def _canonical(path: str) -> tuple[str, str | None]:
@@ -478,9 +526,60 @@ def _canonical(path: str) -> tuple[str, str | None]:
     tag = _route(path)[1]
     if tag is None:
         return path, None
-    parts = path.split("/")
-    parts[3] = tag
-    return "/".join(parts), tag
+    return _with_tag(path, tag), tag
+
+
+_WAR_KINDS: Final = frozenset({"currentwar", "leaguegroup", "leaguewar", "warlog"})
+# The recorded API's own 403 and 404 war answers: a reason and no message.
+_ACCESS_DENIED: Final = _dumps({"reason": "accessDenied"})
+_NOT_FOUND: Final = _dumps({"reason": "notFound"})
+# Content-Type of those recorded error answers: no charset, unlike every 200.
+_PLAIN_JSON: Final = "application/json"
+
+
+class LiveWar(Protocol):
+    """What :meth:`FakeCocApi.serve_war` needs of a war (``tests/fakes/wars.ScriptedWar``)."""
+
+    @property
+    def clan_tag(self) -> str: ...
+
+    @property
+    def opponent_tag(self) -> str: ...
+
+    def body(self, for_clan: str | None = None) -> dict[str, Any]: ...
+
+
+class LiveLeague(Protocol):
+    """What :meth:`FakeCocApi.serve_league` needs of a CWL week (``wars.CwlWeek``)."""
+
+    @property
+    def clan_tags(self) -> Sequence[str]: ...
+
+    @property
+    def war_tags(self) -> Sequence[str]: ...
+
+    def group_body(self) -> dict[str, Any] | None: ...
+
+    def war_body(self, war_tag: str) -> dict[str, Any] | None: ...
+
+
+# Served bytes, or a live source rendered at each request (None from it: "not set").
+_Source = bytes | Callable[[], dict[str, Any] | None]
+
+
+def _render(source: _Source | None) -> bytes | None:
+    if source is None or isinstance(source, bytes):
+        return source
+    body = source()
+    return None if body is None else _dumps(body)
+
+
+def _live_war(war: LiveWar, clan_tag: str | None) -> Callable[[], dict[str, Any]]:
+    return lambda: war.body(for_clan=clan_tag)
+
+
+def _live_league_war(league: LiveLeague, war_tag: str) -> Callable[[], dict[str, Any] | None]:
+    return lambda: league.war_body(war_tag)
 
 
 def _clear(table: dict[str, Any], key: str) -> None:
@@ -503,7 +602,14 @@ class FakeCocApi:
         members_max_age: int = 120,
         error_max_age: int | None = None,
         seed_maintenance_probe: bool = True,
+        war_max_age: int = 120,
+        league_max_age: int = 600,
+        war_log_max_age: int = 120,
+        war_log_private_max_age: int = 600,
     ) -> None:
+        """The ``*_max_age`` values are the recorded API's; ``war_max_age`` covers currentwar's
+        200 and 403, ``league_max_age`` leaguegroup's 200 and 404 and league wars' 200. A test
+        that polls wars faster than that can pass 0 so coc.py does not answer from its cache."""
         self._auth = frozenset(f"Bearer {token}" for token in tokens)
         self._player_headers = {
             "Content-Type": JSON_CONTENT_TYPE,
@@ -524,6 +630,36 @@ class FakeCocApi:
         self._error_headers: dict[str, str] = {"Content-Type": JSON_CONTENT_TYPE}
         if error_max_age is not None:
             self._error_headers["Cache-Control"] = f"max-age={error_max_age}"
+        self._war_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={war_max_age}",
+        }
+        self._league_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={league_max_age}",
+        }
+        self._war_log_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={war_log_max_age}",
+        }
+        self._war_403_headers = {
+            "Content-Type": _PLAIN_JSON,
+            "Cache-Control": f"max-age={war_max_age}",
+        }
+        self._war_log_403_headers = {
+            "Content-Type": _PLAIN_JSON,
+            "Cache-Control": f"max-age={war_log_private_max_age}",
+        }
+        self._league_404_headers = {
+            "Content-Type": _PLAIN_JSON,
+            "Cache-Control": f"public max-age={league_max_age}",
+        }
+        self._not_in_war = _dumps(load_payload("recorded/clans_currentwar_notinwar")["body"])
+        self._wars: dict[str, _Source] = {}
+        self._private_war_logs: set[str] = set()
+        self._league_groups: dict[str, _Source] = {}
+        self._league_wars: dict[str, _Source] = {}
+        self._war_logs: dict[str, list[Any]] = {}
         self._players: dict[str, bytes] = {}
         self._clans: dict[str, _Clan] = {}
         self._valid_tokens: dict[str, str] = {}
@@ -610,6 +746,65 @@ class FakeCocApi:
         token ``"invalid"``. A tag is known to the verify route if a player payload or a
         valid token is set for it; an unknown tag answers 404."""
         self._valid_tokens[normalise_tag(tag)] = token
+
+    # ----------------------------------------------------------------- wars
+
+    def set_war(self, clan_tag: str, body: dict[str, Any] | None) -> None:
+        """Serve ``body`` (encoded now) at ``/clans/{clan_tag}/currentwar``; ``None``: back to
+        the recorded ``notInWar`` body. Only this clan's route: see :meth:`serve_war`."""
+        tag = normalise_tag(clan_tag)
+        if body is None:
+            self._wars.pop(tag, None)
+        else:
+            self._wars[tag] = _dumps(body)
+
+    def serve_war(self, war: LiveWar) -> None:
+        """Serve a scripted war live at both clans' currentwar, each clan seeing itself as
+        ``clan`` (the API swaps the sides). ``set_war(tag, None)`` stops it for a clan."""
+        for tag in (normalise_tag(war.clan_tag), normalise_tag(war.opponent_tag)):
+            self._wars[tag] = _live_war(war, tag)
+
+    def set_war_log_private(self, clan_tag: str, private: bool) -> None:
+        """While private, the clan's currentwar and warlog answer the recorded 403
+        ``accessDenied`` (coc.py raises :class:`coc.PrivateWarLog`); its CWL group and wars
+        stay public, as in the game."""
+        tag = normalise_tag(clan_tag)
+        if private:
+            self._private_war_logs.add(tag)
+        else:
+            self._private_war_logs.discard(tag)
+
+    def set_league_group(self, clan_tag: str, body: dict[str, Any] | None) -> None:
+        """Serve ``body`` at ``/clans/{clan_tag}/currentwar/leaguegroup``; ``None``: 404."""
+        tag = normalise_tag(clan_tag)
+        if body is None:
+            self._league_groups.pop(tag, None)
+        else:
+            self._league_groups[tag] = _dumps(body)
+
+    def set_league_war(self, war_tag: str, body: dict[str, Any] | None) -> None:
+        """Serve ``body`` at ``/clanwarleagues/wars/{war_tag}``; ``None``: 404."""
+        tag = normalise_tag(war_tag)
+        if body is None:
+            self._league_wars.pop(tag, None)
+        else:
+            self._league_wars[tag] = _dumps(body)
+
+    def serve_league_war(self, war_tag: str, war: LiveWar) -> None:
+        """Serve one scripted CWL round war live at its war tag (the API's own side order)."""
+        self._league_wars[normalise_tag(war_tag)] = _live_war(war, None)
+
+    def serve_league(self, league: LiveLeague) -> None:
+        """Serve a scripted CWL week live: its group at every member clan's leaguegroup and
+        each round's wars at their war tags (404 until the round is drawn, as the API)."""
+        for tag in league.clan_tags:
+            self._league_groups[normalise_tag(tag)] = league.group_body
+        for war_tag in league.war_tags:
+            self._league_wars[normalise_tag(war_tag)] = _live_league_war(league, war_tag)
+
+    def set_war_log(self, clan_tag: str, items: Iterable[dict[str, Any]]) -> None:
+        """Serve ``items`` (newest first, as the API; copied now) at ``/clans/{tag}/warlog``."""
+        self._war_logs[normalise_tag(clan_tag)] = _loads(_dumps(list(items)))
 
     # ----------------------------------------------------------------- faults
 
@@ -733,10 +928,7 @@ class FakeCocApi:
             path = unquote(path)
         kind, tag = _route(path)
         if tag is not None:
-            parts = path.split("/")
-            if parts[3] != tag:
-                parts[3] = tag
-                path = "/".join(parts)
+            path = _with_tag(path, tag)
             self._by_tag[tag] = self._by_tag.get(tag, 0) + 1
         method = request.method
         self.requests.append((method, path))
@@ -791,11 +983,42 @@ class FakeCocApi:
             return web.Response(body=body, headers=self._clan_headers)
         if kind == "goldpass" and method == "GET":
             return web.Response(body=_goldpass(), headers=self._player_headers)
+        if kind in _WAR_KINDS and method == "GET" and tag is not None:
+            return self._war_route(kind, tag, query)
         return self._not_found()
 
+    def _war_route(self, kind: str, tag: str, query: str) -> web.Response:
+        if kind == "currentwar":
+            if tag in self._private_war_logs:
+                return web.Response(status=403, body=_ACCESS_DENIED, headers=self._war_403_headers)
+            body = _render(self._wars.get(tag)) or self._not_in_war
+            return web.Response(body=body, headers=self._war_headers)
+        if kind == "leaguegroup":
+            body = _render(self._league_groups.get(tag))
+            if body is None:
+                return web.Response(status=404, body=_NOT_FOUND, headers=self._league_404_headers)
+            return web.Response(body=body, headers=self._league_headers)
+        if kind == "leaguewar":
+            body = _render(self._league_wars.get(tag))
+            if body is None:
+                return self._not_found()
+            return web.Response(body=body, headers=self._league_headers)
+        # warlog
+        if tag in self._private_war_logs:
+            return web.Response(status=403, body=_ACCESS_DENIED, headers=self._war_log_403_headers)
+        items = self._war_logs.get(tag, [])
+        return self._page(items, query, self._war_log_headers)
+
     def _members_page(self, clan: _Clan, query: str) -> web.Response:
+        return self._page(clan.items, query, self._members_headers)
+
+    def _page(self, items: list[Any], query: str, headers: dict[str, str]) -> web.Response:
+        """``{"items", "paging"}`` of ``items``; ``limit``/``after``/``before`` as the API."""
+        if not query:
+            return web.Response(
+                body=_dumps({"items": items, "paging": {"cursors": {}}}), headers=headers
+            )
         params = dict(parse_qsl(query))
-        items = clan.items
         try:
             limit = int(params.get("limit") or 0)
             start, end = 0, len(items)
@@ -817,7 +1040,7 @@ class FakeCocApi:
         if end < len(items):
             cursors["after"] = _cursor(end)
         body = _dumps({"items": items[start:end], "paging": {"cursors": cursors}})
-        return web.Response(body=body, headers=self._members_headers)
+        return web.Response(body=body, headers=headers)
 
     async def _verify(self, request: web.BaseRequest, tag: str) -> web.Response:
         try:
