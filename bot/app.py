@@ -19,9 +19,9 @@ from bot.discord_bot import TrackerBot, point_discord_at
 from bot.failures import discord_failure
 from bot.health import heartbeat
 from bot.lifecycle import TRACKER_STOP_TIMEOUT, Signals, run, services
+from bot.pollers import start_pollers
 from bot.settings import Settings
 from bot.supervisor import Supervisor
-from bot.tracker.engine import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ async def _run(settings: Settings, signals: Signals) -> None:
             async with bot:
                 await signals.step(_discord_login(bot, settings))
                 if settings.tracker_enabled:
-                    tracker = Tracker(settings=settings, pool=svc.pool, clash=svc.clash)
-                    supervisor.start("tracker", lambda: tracker.run(tracker_stop))
+                    start_pollers(supervisor, settings, svc.pool, svc.clash, tracker_stop)
                 async with heartbeat(settings.data_dir, healthy):
                     gateway = asyncio.create_task(bot.connect(), name="discord-gateway")
                     try:

@@ -37,3 +37,25 @@ async def tag_autocomplete(
         label = f"{row['name']} ({row['tag']})" if row["name"] else row["tag"]
         choices.append(app_commands.Choice(name=label[:100], value=row["tag"]))
     return choices
+
+
+async def clan_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """The guild's tracked clans, matched on tag or name."""
+    bot = cast("TrackerBot", interaction.client)
+    if interaction.guild_id is None:
+        return []
+    text = current.replace("\x00", "").strip()[:50].casefold()
+    try:
+        async with bot.pool.acquire(timeout=2.0) as con:
+            clans = await guild_tracking.guild_clans(con, interaction.guild_id)
+    except Exception as exc:  # autocomplete must answer within 3 s, whatever happened
+        log.warning("clan autocomplete failed: %s", type(exc).__name__)
+        return []
+    choices = []
+    for clan in clans:
+        label = f"{clan['name']} ({clan['clan_tag']})" if clan["name"] else clan["clan_tag"]
+        if not text or text in label.casefold():
+            choices.append(app_commands.Choice(name=label[:100], value=clan["clan_tag"]))
+    return choices[:25]

@@ -24,6 +24,7 @@ from bot.errors import (
     ClanNotFound,
     InvalidTag,
     PlayerNotFound,
+    WarLogPrivate,
 )
 from bot.settings import Settings
 from bot.timeutil import utcnow
@@ -233,6 +234,89 @@ class ClashApi:
             deadline=deadline,
         )
         return _object(data)
+
+    # -- wars: raw bodies without a top-level tag; a private war log is its own error --
+
+    async def _war_call(
+        self,
+        factory: Callable[[], Awaitable[Any]],
+        clan_tag: str,
+        *,
+        missing_is_none: bool,
+        deadline: float | None,
+    ) -> dict[str, Any] | None:
+        try:
+            data = await self._call(factory, clan_tag, clan=True, deadline=deadline)
+        except ClanNotFound:
+            if missing_is_none:
+                return None
+            raise
+        except ApiAccessDenied as exc:
+            # On a war endpoint a plain accessDenied is the clan's private war log; a key
+            # bound to another IP is still the key's problem.
+            if exc.reason == "accessDenied":
+                raise WarLogPrivate(clan_tag) from exc
+            raise
+        if not isinstance(data, dict):
+            raise ApiUnavailable(f"unreadable body ({type(data).__name__})", answered=True)
+        return data
+
+    async def get_current_war(
+        self, clan_tag: str, *, deadline: float | None = COMMAND_DEADLINE
+    ) -> dict[str, Any]:
+        """The raw ``/clans/{tag}/currentwar`` body (``state`` notInWar when not at war)."""
+        data = await self._war_call(
+            lambda: self.client.http.get_clan_current_war(
+                clan_tag, realtime=False, lookup_cache=False, update_cache=False
+            ),
+            clan_tag,
+            missing_is_none=False,
+            deadline=deadline,
+        )
+        assert data is not None
+        return data
+
+    async def get_league_group(
+        self, clan_tag: str, *, deadline: float | None = COMMAND_DEADLINE
+    ) -> dict[str, Any] | None:
+        """The clan's CWL group, or None when it is not in the league this season (404)."""
+        return await self._war_call(
+            lambda: self.client.http.get_clan_war_league_group(
+                clan_tag, realtime=False, lookup_cache=False, update_cache=False
+            ),
+            clan_tag,
+            missing_is_none=True,
+            deadline=deadline,
+        )
+
+    async def get_league_war(
+        self, war_tag: str, *, deadline: float | None = COMMAND_DEADLINE
+    ) -> dict[str, Any] | None:
+        """One CWL round war by its war tag, or None if the API does not know it."""
+        return await self._war_call(
+            lambda: self.client.http.get_cwl_wars(
+                war_tag, realtime=False, lookup_cache=False, update_cache=False
+            ),
+            war_tag,
+            missing_is_none=True,
+            deadline=deadline,
+        )
+
+    async def get_war_log(
+        self, clan_tag: str, *, limit: int = 10, deadline: float | None = COMMAND_DEADLINE
+    ) -> list[dict[str, Any]]:
+        """The clan's last ``limit`` war results, newest first (no attacks in them)."""
+        data = await self._war_call(
+            lambda: self.client.http.get_clan_war_log(
+                clan_tag, limit=limit, lookup_cache=False, update_cache=False
+            ),
+            clan_tag,
+            missing_is_none=False,
+            deadline=deadline,
+        )
+        assert data is not None
+        items = data.get("items")
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
     async def verify_token(self, tag: str, token: str) -> bool:
         """True when ``token`` is the player's current in-game API token."""

@@ -50,6 +50,8 @@ INITIAL_EXTENSIONS: tuple[str, ...] = (
     "cogs.player",
     "cogs.status",
     "cogs.track",
+    "cogs.war",
+    "cogs.war_reminder",
 )
 
 

@@ -69,6 +69,15 @@ class ApiAccessDenied(UserFacingError):
         self.reason = reason
 
 
+class WarLogPrivate(UserFacingError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(
+            f"This clan's war log is private (`{tag}`): the API shows its wars only when a "
+            "leader or co-leader makes the war log public in the clan's settings."
+        )
+        self.tag = tag
+
+
 class DatabaseUnavailable(UserFacingError):
     def __init__(self) -> None:
         super().__init__(

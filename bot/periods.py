@@ -95,7 +95,7 @@ def gain(now_value: int, base_value: int, base_at: datetime, start: datetime) ->
 class Standing:
     tag: str
     name: str
-    value: int
+    value: float  # a count, or an average (war destruction)
     mine: bool = False  # one of the invoking user's linked accounts
     partial: bool = False  # tracked for less than the period
 

@@ -69,6 +69,8 @@ class Settings:
     database_url: Secret | None = None
     data_dir: Path = Path("data")
     track_interval_seconds: float = 900.0
+    # Wars of tracked clans (default: TRACK_INTERVAL_SECONDS).
+    war_interval_seconds: float = 900.0
     tracker_enabled: bool = True
     tracker_concurrency: int = 32
     pool_min_size: int = 2
@@ -220,6 +222,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         )
         level = "INFO"
 
+    track_interval = r.number("TRACK_INTERVAL_SECONDS", 900.0, 0.0, 86_400 * 7)
     settings_kwargs = dict(
         discord_guild_id=guild_id,
         discord_api_base_url=api_base,
@@ -233,7 +236,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         coc_api_base_url=coc_base.rstrip("/"),
         database_url=Secret(database_url) if database_url else None,
         data_dir=Path(r.text("DATA_DIR") or "data"),
-        track_interval_seconds=r.number("TRACK_INTERVAL_SECONDS", 900.0, 0.0, 86_400 * 7),
+        track_interval_seconds=track_interval,
+        war_interval_seconds=r.number("WAR_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
         tracker_enabled=r.boolean("TRACKER_ENABLED", True),
         tracker_concurrency=r.integer("TRACKER_CONCURRENCY", 32, 1, 1000) or 32,
         pool_min_size=pool_min if pool_min is not None else 2,

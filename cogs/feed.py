@@ -8,12 +8,13 @@ limits, and a whole choice typed in one go.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.channels import FEED_PERMISSIONS, TextChannel, bot_permissions, missing_permissions
 from bot.command_checks import manage_guild
 from bot.embeds import literal, timestamp
 from bot.errors import NoData, NotAllowed, UserFacingError
@@ -23,13 +24,6 @@ from db import feeds
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
-
-
-REQUIRED_PERMISSIONS = {
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "embed_links": "Embed Links",
-}
 
 
 class UnknownEventKind(UserFacingError):
@@ -96,30 +90,6 @@ def describe_kinds(kinds: Sequence[str] | None) -> str:
     return ", ".join(EVENT_KINDS.get(k, k) for k in kinds)
 
 
-def missing_permissions(permissions: discord.Permissions) -> list[str]:
-    return [name for attr, name in REQUIRED_PERMISSIONS.items() if not getattr(permissions, attr)]
-
-
-class TextChannelOption(app_commands.Transformer):
-    """A text or announcement channel, as Discord resolved it (no cache needed)."""
-
-    @property
-    def type(self) -> discord.AppCommandOptionType:
-        return discord.AppCommandOptionType.channel
-
-    @property
-    def channel_types(self) -> list[discord.ChannelType]:
-        return [discord.ChannelType.text, discord.ChannelType.news]
-
-    async def transform(self, interaction: discord.Interaction, value: Any, /) -> Any:
-        if not isinstance(value, app_commands.AppCommandChannel):
-            raise app_commands.TransformerError(value, self.type, self)
-        return value
-
-
-FeedChannel = app_commands.Transform[app_commands.AppCommandChannel, TextChannelOption]
-
-
 class FeedCog(commands.Cog):
     feed = app_commands.Group(
         name="feed",
@@ -138,27 +108,6 @@ class FeedCog(commands.Cog):
     async def cog_unload(self) -> None:
         await self.sender.stop()
 
-    async def _bot_permissions(
-        self, guild: discord.Guild, channel: app_commands.AppCommandChannel
-    ) -> discord.Permissions:
-        # The option's own "permissions" are the invoking user's, not the bot's.
-        target = channel.resolve()
-        if target is None:
-            try:
-                target = await channel.fetch()
-            except (discord.NotFound, discord.Forbidden):
-                return discord.Permissions.none()
-        # Discord offers only this server's text and news channels here; a forged
-        # interaction can name any channel (a voice channel, another server's), and the
-        # feed must not post there.
-        if not isinstance(target, discord.TextChannel) or target.guild.id != guild.id:
-            return discord.Permissions.none()
-        me = guild.me
-        if me is None:
-            assert self.bot.user is not None
-            me = await guild.fetch_member(self.bot.user.id)
-        return target.permissions_for(me)
-
     @feed.command(name="set", description="Post this server's tracked changes to a channel")
     @app_commands.describe(
         channel="The channel to post in",
@@ -166,11 +115,13 @@ class FeedCog(commands.Cog):
     )
     @manage_guild()
     async def set_feed(
-        self, interaction: discord.Interaction, channel: FeedChannel, events: str | None = None
+        self, interaction: discord.Interaction, channel: TextChannel, events: str | None = None
     ) -> None:
         assert interaction.guild is not None and interaction.guild_id is not None
         kinds = parse_kinds(events)
-        missing = missing_permissions(await self._bot_permissions(interaction.guild, channel))
+        missing = missing_permissions(
+            await bot_permissions(self.bot, interaction.guild, channel), FEED_PERMISSIONS
+        )
         if missing:
             raise NotAllowed(
                 f"I cannot post in {channel.mention}: I am missing "

@@ -40,6 +40,23 @@ WITH queued AS (
 SELECT count(*) FROM queued
 """
 
+# Events of a clan (a war attack, a war's end): for every guild tracking the clan.
+ENQUEUE_CLAN_EVENTS = """
+WITH queued AS (
+    INSERT INTO feed_outbox (guild_id, channel_id, event_id)
+    SELECT f.guild_id, f.channel_id, e.id
+    FROM unnest($1::bigint[]) AS ids (id)
+    JOIN player_events e ON e.id = ids.id
+    JOIN tracked_clans tc ON tc.clan_tag = $2
+    JOIN feeds f ON f.guild_id = tc.guild_id
+    WHERE f.enabled AND (f.kinds IS NULL OR e.kind = ANY (f.kinds))
+    ORDER BY e.id, f.guild_id
+    ON CONFLICT (guild_id, event_id) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM queued
+"""
+
 # Delivered at commit, so the sender never wakes before the rows are visible.
 NOTIFY = "SELECT pg_notify($1, '')"
 
@@ -226,6 +243,18 @@ async def enqueue_events(con: asyncpg.Connection, event_ids: Sequence[int]) -> i
     if not event_ids:
         return 0
     queued: int = await con.fetchval(ENQUEUE_EVENTS, list(event_ids))
+    if queued:
+        await con.execute(NOTIFY, NOTIFY_CHANNEL)
+    return queued
+
+
+async def enqueue_clan_events(
+    con: asyncpg.Connection, event_ids: Sequence[int], clan_tag: str
+) -> int:
+    """Queue a clan's events for every guild that tracks the clan and wants them."""
+    if not event_ids:
+        return 0
+    queued: int = await con.fetchval(ENQUEUE_CLAN_EVENTS, list(event_ids), clan_tag)
     if queued:
         await con.execute(NOTIFY, NOTIFY_CHANNEL)
     return queued

@@ -12,6 +12,7 @@ import enum
 
 import asyncpg
 
+from db import war_reminders, wars
 from db.clan_membership import lock_clan_guilds
 from db.guild_locks import lock_guilds
 from db.schedule import unschedule_orphans
@@ -199,6 +200,7 @@ async def track_clan(
                 return Tracked.FULL
         inserted = await con.fetchval(TRACK_CLAN, guild_id, clan_tag, user_id)
         await con.execute(SCHEDULE_CLAN, clan_tag, name)
+        await wars.schedule_clan(con, clan_tag)
     return Tracked.NEW if inserted is not None else Tracked.ALREADY
 
 
@@ -212,6 +214,8 @@ async def untrack_clan(con: asyncpg.Connection, guild_id: int, clan_tag: str) ->
         released = await con.fetchval(RELEASE_CLAN_MEMBERS, guild_id, clan_tag) or []
         await unschedule_orphans(con, released)
         await con.execute(UNSCHEDULE_ORPHAN_CLAN, clan_tag)
+        await wars.unschedule_orphan(con, clan_tag)
+        await war_reminders.turn_off(con, guild_id, clan_tag)
     return True
 
 

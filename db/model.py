@@ -175,3 +175,68 @@ class Change:
     history: bool
     events: list[Event]
     credits: list[Credit]
+
+
+# -- wars ------------------------------------------------------------------------------------
+
+CLAN_SIDE = "clan"
+OPPONENT_SIDE = "opponent"
+
+
+@dataclass(frozen=True, slots=True)
+class WarMember:
+    """A member of one side's war lineup."""
+
+    side: str  # CLAN_SIDE (the tracked clan) or OPPONENT_SIDE
+    tag: str
+    name: str
+    town_hall: int
+    map_position: int
+
+
+@dataclass(frozen=True, slots=True)
+class WarAttack:
+    """One attack of a war; ``order`` numbers a war's attacks (both sides) from 1."""
+
+    order: int
+    attacker_tag: str
+    defender_tag: str
+    stars: int
+    destruction: float
+    duration: int
+
+
+@dataclass(frozen=True, slots=True)
+class WarSnapshot:
+    """A war as one reading of the API shows it, from the tracked clan's side.
+
+    A war is identified by the clan, the opponent and the preparation start;
+    a CWL round war also has its war tag. ``attacks_per_member`` is 1 in CWL
+    (its payload carries none).
+    """
+
+    clan_tag: str
+    clan_name: str
+    opponent_tag: str
+    opponent_name: str
+    state: str  # "preparation", "inWar" or "warEnded"
+    preparation_start: datetime
+    start_time: datetime
+    end_time: datetime
+    team_size: int
+    attacks_per_member: int
+    clan_stars: int
+    clan_destruction: float
+    clan_attacks: int
+    opponent_stars: int
+    opponent_destruction: float
+    opponent_attacks: int
+    members: tuple[WarMember, ...]
+    attacks: tuple[WarAttack, ...]
+    war_tag: str | None = None
+    league_season: str | None = None
+    cwl_round: int | None = None
+
+    @property
+    def is_cwl(self) -> bool:
+        return self.war_tag is not None

@@ -27,6 +27,8 @@ COLOURS: dict[str, discord.Colour] = {
     "clan_join": discord.Colour.green(),
     "clan_leave": discord.Colour.dark_orange(),
     "gone": discord.Colour.dark_grey(),
+    "war_attack": discord.Colour.red(),
+    "war_end": discord.Colour.dark_red(),
 }
 
 
@@ -70,14 +72,73 @@ def describe_change(event: FeedEvent) -> str:
         return f"League {literal(old or 'Unranked')} → {literal(new or 'Unranked')}"
     if kind == "gone":
         return "Account no longer found in Clash of Clans"
+    if kind == "war_attack":
+        return _war_attack(event)
+    if kind == "war_end":
+        return _war_end(event)
     return f"{literal(label)}: {literal(old)} → {literal(new)}"
+
+
+def _stars(count: int | None) -> str:
+    n = max(0, min(3, count or 0))
+    return "★" * n + "☆" * (3 - n)
+
+
+def _war_attack(event: FeedEvent) -> str:
+    d = event.detail
+    defender = literal(d.get("defender_name") or d.get("defender"))
+    th = f" (TH{d['defender_th']})" if d.get("defender_th") else ""
+    league = " in the CWL" if d.get("cwl") else ""
+    return (
+        f"War attack{league} on {defender}{th}: {_stars(event.delta)} "
+        f"{_percent(d.get('destruction'))} against {literal(d.get('opponent_name'))}"
+    )
+
+
+def _war_end(event: FeedEvent) -> str:
+    d = event.detail
+    result = {"win": "Won", "lose": "Lost", "tie": "Tied"}.get(d.get("result") or "", "Ended")
+    score = (
+        f"{d.get('clan_stars', 0)}★ {_percent(d.get('clan_destruction'))} to "
+        f"{d.get('opponent_stars', 0)}★ {_percent(d.get('opponent_destruction'))}"
+    )
+    text = f"{result} the war against {literal(d.get('opponent_name'))}: {score}"
+    if d.get("closed_how") == "unseen":
+        unseen = d.get("attacks_unseen")
+        if unseen == 0:
+            text += " (ended between two polls; completed from the war log)"
+        elif isinstance(unseen, int):
+            text += (
+                f" (ended between two polls: {unseen} attack(s) made after the last poll "
+                "are not known by name, so fewer may have been missed)"
+            )
+        else:
+            text += " (ended between two polls: as last seen, so fewer may have been missed)"
+    missed = d.get("missed") or []
+    if missed:
+        names = ", ".join(
+            f"{literal(m.get('name') or m.get('tag'))}"
+            + (f" ×{m['missed']}" if (m.get("missed") or 1) > 1 else "")
+            for m in missed[:25]
+        )
+        more = f" and {len(missed) - 25} more" if len(missed) > 25 else ""
+        text += f". Missed attacks: {names}{more}"
+    else:
+        text += ". No attack missed"
+    return text
+
+
+def _percent(value: object) -> str:
+    return f"{value:.1f}%" if isinstance(value, int | float) else "?%"
 
 
 def event_embed(event: FeedEvent) -> discord.Embed:
     colour = COLOURS.get(event.kind, discord.Colour.light_grey())
     if event.kind in ("trophies", "builder_trophies") and event.delta is not None:
         colour = discord.Colour.green() if event.delta > 0 else discord.Colour.red()
-    name = literal(event.name or event.tag)
+    # A war's end is the clan's event: its name comes with the event.
+    shown = event.detail.get("clan_name") if event.kind == "war_end" else event.name
+    name = literal(shown or event.name or event.tag)
     return discord.Embed(
         description=f"**{name}** ({_tag(event.tag)}): {describe_change(event)}"[:4096],
         colour=colour,

@@ -66,8 +66,8 @@ class SweepStats:
     requests: int = 0
 
 
-def _owner_id() -> str:
-    """This tracker's name on its leases: host, process, and a random part."""
+def owner_id() -> str:
+    """A poller's name on its leases: host, process, and a random part."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -88,7 +88,7 @@ class Tracker:
         self.clash = clash
         self.options = options or TrackerOptions()
         self.interval = settings.track_interval_seconds
-        self.owner = _owner_id()
+        self.owner = owner_id()
         self._requests = asyncio.Semaphore(settings.tracker_concurrency)
         self._sweep = SweepStats()
         self._backoff = Backoff(self.options.rate_limit_backoff, self.options.max_backoff)

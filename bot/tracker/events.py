@@ -19,6 +19,8 @@ EVENT_KINDS: dict[str, str] = {
     "league": "League changed",
     "role": "Clan role changed",
     "gone": "Account no longer found",
+    "war_attack": "War attack",
+    "war_end": "War ended",
 }
 
 # Stat columns whose change is an event of the same-named kind, with its delta.

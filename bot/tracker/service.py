@@ -1,4 +1,4 @@
-"""``python -m bot tracker``: a tracker process without a Discord connection.
+"""``python -m bot tracker``: a tracker process (players and wars) without Discord.
 
 Run several (``docker compose --profile scale up --scale tracker=3``); they
 share the work through leases in the database.
@@ -11,9 +11,9 @@ import logging
 
 from bot.health import heartbeat
 from bot.lifecycle import TRACKER_STOP_TIMEOUT, Signals, run, services
+from bot.pollers import start_pollers
 from bot.settings import Settings
 from bot.supervisor import Supervisor
-from bot.tracker.engine import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 async def _run(settings: Settings, signals: Signals) -> None:
     supervisor = Supervisor()
     async with services(settings, signals) as svc:
-        tracker = Tracker(settings=settings, pool=svc.pool, clash=svc.clash)
         tracker_stop = asyncio.Event()
-        supervisor.start("tracker", lambda: tracker.run(tracker_stop))
+        tracker = start_pollers(supervisor, settings, svc.pool, svc.clash, tracker_stop)
         try:
             async with heartbeat(
                 settings.data_dir, lambda: tracker.healthy() and supervisor.healthy()

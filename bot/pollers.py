@@ -1,0 +1,35 @@
+"""The background pollers a process runs, started under its supervisor in one place.
+
+Both ``python -m bot`` (unless TRACKER_ENABLED=false) and ``python -m bot
+tracker`` run them: the player tracker and the war poller. Each shares its
+work with the same pollers of other processes through leases in the
+database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from bot.clash import ClashApi
+from bot.settings import Settings
+from bot.supervisor import Supervisor
+from bot.tracker.engine import Tracker
+from bot.wars.poller import WarPoller
+
+
+def start_pollers(
+    supervisor: Supervisor,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    clash: ClashApi,
+    stop: asyncio.Event,
+) -> Tracker:
+    """Start every poller; ``stop`` ends them (set it, then stop the supervisor).
+    Returns the player tracker (its loop's liveness is a tracker process's health)."""
+    tracker = Tracker(settings=settings, pool=pool, clash=clash)
+    wars = WarPoller(settings=settings, pool=pool, clash=clash)
+    supervisor.start("tracker", lambda: tracker.run(stop))
+    supervisor.start("war poller", lambda: wars.run(stop))
+    return tracker

@@ -1,0 +1,1 @@
+"""Clan wars and the Clan War League: polling, storing every attack, reminders."""

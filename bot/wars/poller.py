@@ -1,0 +1,381 @@
+"""The war poller: every tracked clan's current war (and CWL round wars), every attack kept.
+
+The API keeps no per-member attacks once a war is over (the war log has only
+results), so wars are read while they run: one ``/currentwar`` request per
+tracked clan per WAR_INTERVAL_SECONDS. During the Clan War League (the first
+days of a month) ``/currentwar`` says notInWar and the clan's league group
+names the round wars; the clan's war of each round is found once, then only
+the rounds still running are read, at most as often as the API refreshes
+them (10 minutes).
+
+A war seen ended is closed with its result; a war that ended between two
+polls (the next war's preparation, or nothing, is seen first) is closed from
+its last snapshot, marked so, and completed from the war log when it is
+public.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from bot.clash import ClashApi
+from bot.errors import (
+    ApiAccessDenied,
+    ApiMaintenance,
+    ApiRateLimited,
+    UserFacingError,
+    WarLogPrivate,
+)
+from bot.settings import Settings
+from bot.timeutil import utcnow
+from bot.tracker.batches import wait_or_stop
+from bot.tracker.engine import owner_id
+from bot.wars.events import attack_events, end_event, result_of
+from bot.wars.parse import WarPayloadError, api_time, parse_war
+from db import feeds, player_state, tracker_status, wars
+from db.errors import is_unavailable
+from db.model import WarSnapshot
+
+log = logging.getLogger(__name__)
+
+CWL_CLOSE_AFTER = timedelta(hours=2)
+# Seconds the API may serve a cached /currentwar answer (its max-age).
+CACHE_AGE = 120.0
+
+
+@dataclass
+class WarOptions:
+    batch_size: int = 20
+    concurrency: int = 8
+    request_deadline: float = 15.0
+    lease_seconds: float = 120.0
+    retry_delay: float = 30.0
+    # A clan whose war log is private is asked this many times less often.
+    private_factor: float = 4.0
+    # The API refreshes a league group and its round wars every 10 minutes.
+    league_refresh: float = 600.0
+    # The league runs in the first days of a month: the group is asked for then only.
+    league_days: int = 12
+    idle_wait: float = 1.0
+
+
+class WarPoller:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        clash: ClashApi,
+        options: WarOptions | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.pool = pool
+        self.clash = clash
+        self.options = options or WarOptions()
+        self.clock = clock
+        self.interval = settings.war_interval_seconds
+        self.owner = owner_id()
+        self._requests = asyncio.Semaphore(self.options.concurrency)
+        self.last_beat = time.monotonic()
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; errors are retried with a back-off here, a bug that
+        escapes ends the run for the supervisor to restart."""
+        log.info("war poller started (interval %.1f s)", self.interval)
+        failures = 0
+        while not stop.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                if not await self.step():
+                    await wait_or_stop(stop, self.options.idle_wait)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                wait = min(30.0, 0.5 * 2**failures)
+                if is_unavailable(exc):
+                    log.warning("war poller: database unavailable (%s)", type(exc).__name__)
+                else:
+                    log.exception("war poller step failed; retrying in %.1f s", wait)
+                await wait_or_stop(stop, wait)
+        log.info("war poller stopped")
+
+    async def run_once(self) -> int:
+        """Poll every clan due now, until none is (tests, one-shot runs)."""
+        total = 0
+        while polled := await self.step():
+            total += polled
+        return total
+
+    async def step(self) -> int:
+        async with self.pool.acquire() as con:
+            state = await tracker_status.status(con)
+            if state["paused_until"] is not None and state["paused_until"] > state["now"]:
+                return 0  # the API is in maintenance or refused the key: the tracker probes
+            due = await wars.lease(
+                con, self.options.batch_size, self.options.lease_seconds, self.owner
+            )
+        if not due:
+            return 0
+        try:
+            await asyncio.gather(*(self._poll_clan(row) for row in due))
+        finally:
+            async with self.pool.acquire() as con:
+                await wars.release(con, [r["clan_tag"] for r in due], self.owner)
+        return len(due)
+
+    # -- one clan --------------------------------------------------------------------
+
+    async def _poll_clan(self, row: asyncpg.Record) -> None:
+        clan_tag = row["clan_tag"]
+        private_since = row["private_since"]
+        delay, error = self.interval, None
+        try:
+            try:
+                async with self._requests:
+                    body = await self.clash.get_current_war(
+                        clan_tag, deadline=self.options.request_deadline
+                    )
+            except WarLogPrivate:
+                # Nothing to read, but the leaders may open the log: asked less often. A
+                # war that was open when the log closed ends unseen once its end passed.
+                private_since = private_since or self.clock()
+                delay = self.interval * self.options.private_factor
+                await self._write(clan_tag, None, self.clock(), None)
+                war: WarSnapshot | None = None
+            else:
+                private_since = None
+                at = self.clock()
+                war = parse_war(body, clan_tag=clan_tag)
+                # A war that ended between two polls is completed from the war log before
+                # it is closed, so that its war_end post carries the final result.
+                log_entries = None
+                if await self._ends_unseen(clan_tag, war, at):
+                    log_entries = await self._war_log(clan_tag)
+                await self._write(clan_tag, war, at, log_entries)
+                delay = self._until_settled(war, at, delay)
+            # League wars are public even when the war log is private.
+            if war is None and self._league_time(self.clock(), row):
+                await self._poll_league(clan_tag, self.clock())
+        except (ApiMaintenance, ApiRateLimited, ApiAccessDenied) as exc:
+            # The player tracker pauses every process on these; this clan is simply due
+            # again soon.
+            error, delay = type(exc).__name__, min(self.interval, self.options.retry_delay)
+        except (UserFacingError, WarPayloadError) as exc:
+            error, delay = (
+                f"{type(exc).__name__}: {exc}"[:200],
+                min(self.interval, self.options.retry_delay),
+            )
+            log.warning("war poll of %s failed: %s", clan_tag, error)
+        async with self.pool.acquire() as con:
+            await wars.polled(con, clan_tag, delay, private_since, error, self.owner)
+
+    def _until_settled(self, war: WarSnapshot | None, at: datetime, delay: float) -> float:
+        """Poll again as soon as a running war's end is surely in the API's answers (its
+        cache may serve a reading from before the end for CACHE_AGE), so that its last
+        attacks and its end are seen before the next war's preparation hides them."""
+        if war is None or war.state == "warEnded":
+            return delay
+        settled = (war.end_time - at).total_seconds() + CACHE_AGE + 5.0
+        return min(delay, settled) if settled > 0 else delay
+
+    def _league_time(self, at: datetime, row: asyncpg.Record) -> bool:
+        if at.day > self.options.league_days:
+            return False
+        read = row["league_read_at"]
+        return read is None or (at - read).total_seconds() >= self.options.league_refresh
+
+    @staticmethod
+    def _unseen_end(w: wars.OpenWar, current_id: int | None, at: datetime) -> bool:
+        """Whether open regular war ``w`` ended between two polls: another war (its
+        preparation) was seen first, or no war once its end has passed (a war in progress
+        is not replaced)."""
+        return (
+            w.war_tag is None
+            and w.id != current_id
+            and (current_id is not None or w.end_time <= at)
+        )
+
+    async def _ends_unseen(self, clan_tag: str, war: WarSnapshot | None, at: datetime) -> bool:
+        async with self.pool.acquire() as con:
+            open_wars = await wars.open_wars(con, clan_tag)
+        current = None
+        if war is not None:
+            current = (war.opponent_tag, war.preparation_start)
+        return any(
+            w.war_tag is None
+            and (w.opponent_tag, w.preparation_start) != current
+            and (current is not None or w.end_time <= at)
+            for w in open_wars
+        )
+
+    async def _write(
+        self,
+        clan_tag: str,
+        war: WarSnapshot | None,
+        at: datetime,
+        log_entries: list[dict[str, Any]] | None,
+    ) -> None:
+        """Store a reading of the clan's war and close what ended."""
+        async with self.pool.acquire() as con, con.transaction():
+            open_wars = await wars.open_wars(con, clan_tag)
+            current_id = await self._save(con, war, at) if war is not None else None
+            for w in open_wars:
+                if w.id == current_id:
+                    continue
+                if w.war_tag is not None:
+                    # A CWL round war is closed by its own round's reading; one never seen
+                    # ended well after its end (the league over) is closed as it stands.
+                    if w.end_time + CWL_CLOSE_AFTER <= at:
+                        await self._close(con, w.id, clan_tag, at, "unseen")
+                    continue
+                if self._unseen_end(w, current_id, at):
+                    entry = await self._complete(con, w.id, log_entries)
+                    result = entry.get("result") if entry else None
+                    if not isinstance(result, str):
+                        result = None
+                    await self._close(con, w.id, clan_tag, at, "unseen", result)
+
+    async def _save(self, con: asyncpg.Connection, war: WarSnapshot, at: datetime) -> int:
+        saved = await wars.save_snapshot(con, war, at)
+        if saved.closed:
+            return saved.war_id
+        events = attack_events(war, saved.new_attacks, at)
+        ids = await player_state.insert_events(con, events)
+        await feeds.enqueue_clan_events(con, ids, war.clan_tag)
+        if war.state == "warEnded":
+            await self._close(con, saved.war_id, war.clan_tag, at, "seen", result_of(war))
+        return saved.war_id
+
+    async def _close(
+        self,
+        con: asyncpg.Connection,
+        war_id: int,
+        clan_tag: str,
+        at: datetime,
+        how: str,
+        result: str | None = None,
+    ) -> bool:
+        if not await wars.close_war(con, war_id, at, how, result):
+            return False
+        row = await wars.get_war(con, war_id)
+        missed = await wars.missed(con, war_id)
+        ids = await player_state.insert_events(con, [end_event(row, missed, at)])
+        await feeds.enqueue_clan_events(con, ids, clan_tag)
+        log.info("war %s of %s closed (%s, %s)", war_id, clan_tag, how, result or "result unknown")
+        return True
+
+    async def _war_log(self, clan_tag: str) -> list[dict[str, Any]] | None:
+        try:
+            async with self._requests:
+                return await self.clash.get_war_log(
+                    clan_tag, deadline=self.options.request_deadline
+                )
+        except UserFacingError as exc:
+            log.info("war log of %s not read (%s): totals from the last poll", clan_tag, exc)
+            return None
+
+    async def _complete(
+        self, con: asyncpg.Connection, war_id: int, entries: list[dict[str, Any]] | None
+    ) -> dict[str, Any] | None:
+        """A war that ended unseen: its final totals from the war log where it is public
+        (the log has no attacks: its missed attacks stay as last seen)."""
+        row = await wars.get_war(con, war_id)
+        entry = _log_entry(entries or [], row)
+        if entry is None:
+            return None
+        ours, theirs = entry.get("clan") or {}, entry.get("opponent") or {}
+        result = entry.get("result")
+        await wars.complete_from_log(
+            con,
+            war_id,
+            clan_stars=_int(ours, "stars"),
+            clan_destruction=_float(ours, "destructionPercentage"),
+            clan_attacks=_int(ours, "attacks"),
+            opponent_stars=_int(theirs, "stars"),
+            opponent_destruction=_float(theirs, "destructionPercentage"),
+            result=result if isinstance(result, str) else None,
+        )
+        return entry
+
+    # -- the league ------------------------------------------------------------------
+
+    async def _poll_league(self, clan_tag: str, at: datetime) -> None:
+        async with self._requests:
+            group = await self.clash.get_league_group(
+                clan_tag, deadline=self.options.request_deadline
+            )
+        season = group.get("season") if group else None
+        async with self.pool.acquire() as con:
+            await wars.league_read(con, clan_tag, season if isinstance(season, str) else None, at)
+            closed = await wars.closed_war_tags(con, clan_tag, season) if season else set()
+        if not group or not isinstance(season, str):
+            return
+        for number, round_ in enumerate(group.get("rounds") or (), start=1):
+            listed = round_.get("warTags") if isinstance(round_, dict) else None
+            tags = [t for t in listed or () if isinstance(t, str) and t != "#0"]
+            if not tags:
+                continue
+            async with self.pool.acquire() as con:
+                known = await wars.cwl_round_war(con, clan_tag, season, number)
+            if known in closed:
+                continue
+            for war_tag in [known] if known else tags:
+                async with self._requests:
+                    body = await self.clash.get_league_war(
+                        war_tag, deadline=self.options.request_deadline
+                    )
+                if body is None or clan_tag not in _clan_tags(body):
+                    continue
+                war = parse_war(
+                    body,
+                    clan_tag=clan_tag,
+                    war_tag=war_tag,
+                    league_season=season,
+                    cwl_round=number,
+                )
+                async with self.pool.acquire() as con, con.transaction():
+                    await wars.save_cwl_round(con, clan_tag, season, number, war_tag)
+                    if war is not None:
+                        await self._save(con, war, self.clock())
+                break
+
+
+def _clan_tags(body: dict[str, Any]) -> set[str]:
+    return {
+        side.get("tag")
+        for side in (body.get("clan"), body.get("opponent"))
+        if isinstance(side, dict) and isinstance(side.get("tag"), str)
+    }
+
+
+def _log_entry(entries: list[dict[str, Any]], war: asyncpg.Record) -> dict[str, Any] | None:
+    """The war log's entry for ``war``: the same opponent, ending at the same moment."""
+    for entry in entries:
+        opponent = entry.get("opponent") if isinstance(entry.get("opponent"), dict) else {}
+        if opponent.get("tag") != war["opponent_tag"]:
+            continue
+        with contextlib.suppress(WarPayloadError):
+            if abs(api_time(entry.get("endTime")) - war["end_time"]) <= timedelta(minutes=1):
+                return entry
+    return None
+
+
+def _int(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _float(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
