@@ -15,7 +15,7 @@ import asyncpg
 from db import war_reminders, wars
 from db.clan_membership import lock_clan_guilds
 from db.guild_locks import lock_guilds
-from db.schedule import unschedule_orphans
+from db.schedule import retracked, unschedule_orphans
 
 
 class Tracked(enum.Enum):
@@ -163,6 +163,7 @@ async def track_player(
                 return Tracked.FULL
         row = await con.fetchrow(TRACK_PLAYER, guild_id, tag, user_id)
         await con.execute(SCHEDULE_PLAYER, tag)
+        await retracked(con, [tag])
     return Tracked.NEW if row and row["inserted"] else Tracked.ALREADY
 
 

@@ -99,6 +99,11 @@ class Pending:
     received: int
 
 
+# The anchor of a state stored before the counter model: its last reading came from an
+# endpoint nobody recorded (the name matches none).
+LEGACY_ANCHOR = "legacy"
+
+
 @dataclass(frozen=True, slots=True)
 class CounterState:
     """What the tracker remembers of a player's donation counters between readings.

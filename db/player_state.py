@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from db.model import Change, CounterState, Event, Pending, Stored, Witness
+from db.model import LEGACY_ANCHOR, Change, CounterState, Event, Pending, Stored, Witness
 from db.players import (
     PROFILE_COLUMNS,
     PROFILE_PLACEHOLDERS,
@@ -22,6 +22,7 @@ from db.players import (
     profile_args,
     profile_from_row,
 )
+from db.schedule import WITNESS_GAP
 
 # Keys of the two-int advisory lock space (distinct from the one-bigint space
 # the migration runner and the feed sender use).
@@ -33,6 +34,13 @@ PLAYER_LOCK_SPACE = 0x504C  # "PL"
 LOCK_PLAYERS = """
 SELECT count(pg_advisory_xact_lock($2, k))
 FROM (SELECT DISTINCT hashtext(t) AS k FROM unnest($1::text[]) AS u (t) ORDER BY k) AS s
+"""
+
+VOID_WITNESSES = """
+UPDATE player_counters SET witness_lifetime = NULL, witness_counter = NULL,
+    witness_total = NULL, witness_season = NULL, witness_at = NULL
+WHERE tag = ANY($1::text[]) AND untracked_at <= $2::timestamptz - $3::interval
+  AND witness_lifetime IS NOT NULL
 """
 
 LOAD_STATES = (
@@ -157,8 +165,10 @@ def _counters(row: asyncpg.Record, legacy_season: datetime) -> CounterState:
         last_list=_pair(row["last_list"]),
         last_profile=_pair(row["last_profile"]),
         witness=witness,
-        anchor=row["anchor"],
-        anchor_at=row["anchor_at"],
+        # A legacy row's last reading came from an unknown endpoint at fetched_at: only a
+        # reading certainly newer than that is ordered after it.
+        anchor=row["anchor"] if row["has_counters"] else LEGACY_ANCHOR,
+        anchor_at=row["anchor_at"] if row["has_counters"] else row["fetched_at"],
         epoch_source=row["epoch_source"],
         epoch_at=row["epoch_at"],
         recent_clans=tuple(
@@ -169,15 +179,22 @@ def _counters(row: asyncpg.Record, legacy_season: datetime) -> CounterState:
 
 
 async def load_states(
-    con: asyncpg.Connection, tags: Sequence[str], season_of: Callable[[datetime], datetime]
+    con: asyncpg.Connection,
+    tags: Sequence[str],
+    season_of: Callable[[datetime], datetime],
+    at: datetime,
 ) -> dict[str, tuple[Stored | None, datetime]]:
-    """Lock and read the stored state of ``tags``: ``tag -> (state or None, fetched_at)``.
+    """Read the stored state of ``tags`` (locked by the caller) for readings at ``at``:
+    ``tag -> (state or None, fetched_at)``.
 
     ``season_of(moment)`` names the season a moment falls in (for rows stored
     before the counter model). A profile stored by a plain lookup but never
     read by the tracker has no state (its next reading is a baseline), but its
-    ``fetched_at`` still orders readings.
+    ``fetched_at`` still orders readings. The witness of a player nobody
+    tracked for longer than ``schedule.WITNESS_GAP`` before ``at`` is dropped
+    first (see ``schedule.RETRACKED``).
     """
+    await con.execute(VOID_WITNESSES, list(tags), at, WITNESS_GAP)
     rows = await con.fetch(LOAD_STATES, list(tags))
     found: dict[str, tuple[Stored | None, datetime]] = {}
     for row in rows:

@@ -10,6 +10,7 @@ one that took over.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -118,8 +119,6 @@ ON CONFLICT (tag) DO NOTHING
 DUE_NOW = "UPDATE player_polls SET next_poll_at = now() WHERE tag = ANY($1::text[])"
 
 # Nobody tracks these tags any more: stop polling them (their history stays).
-# Their witness goes too: achievements read after a gap in tracking would
-# credit the gap's donations as if made at that moment.
 UNSCHEDULE_ORPHANS = """
 WITH gone AS (
     DELETE FROM player_polls pp
@@ -127,10 +126,28 @@ WITH gone AS (
       AND NOT EXISTS (SELECT 1 FROM tracked_players tp WHERE tp.tag = pp.tag)
     RETURNING pp.tag
 )
-UPDATE player_counters c SET witness_lifetime = NULL, witness_counter = NULL,
-    witness_total = NULL, witness_season = NULL, witness_at = NULL
-FROM gone WHERE c.tag = gone.tag
+UPDATE player_counters c SET untracked_at = coalesce($2, now()) FROM gone WHERE c.tag = gone.tag
 """
+
+# Tracked again. After a gap the witness goes: achievements read then would credit
+# the gap's donations as if made at that moment. A short gap is a move between two
+# tracked clans seen as a leave, then a join (maybe by two trackers): the witness
+# stands, or what was donated just before the move, which no counter showed, is lost.
+RETRACKED = """
+WITH r AS (
+    SELECT tag, untracked_at > coalesce($3, now()) - $2::interval AS keep
+    FROM player_counters WHERE tag = ANY($1::text[]) AND untracked_at IS NOT NULL
+)
+UPDATE player_counters c SET untracked_at = NULL,
+    witness_lifetime = CASE WHEN r.keep THEN c.witness_lifetime END,
+    witness_counter = CASE WHEN r.keep THEN c.witness_counter END,
+    witness_total = CASE WHEN r.keep THEN c.witness_total END,
+    witness_season = CASE WHEN r.keep THEN c.witness_season END,
+    witness_at = CASE WHEN r.keep THEN c.witness_at END
+FROM r WHERE c.tag = r.tag
+"""
+# The longest gap that keeps the witness.
+WITNESS_GAP = timedelta(minutes=10)
 
 NEXT_DUE = """
 SELECT LEAST(
@@ -207,8 +224,20 @@ async def clan_retry(
     await con.execute(CLAN_RETRY, clan_tag, error, delay, owner)
 
 
-async def schedule_players(con: asyncpg.Connection, tags: Sequence[str]) -> None:
+async def schedule_players(
+    con: asyncpg.Connection, tags: Sequence[str], at: datetime | None = None
+) -> None:
+    """Poll ``tags``, tracked (again) as a reading at ``at`` showed (None: now)."""
     await con.execute(SCHEDULE_PLAYERS, list(tags))
+    await retracked(con, tags, at)
+
+
+async def retracked(
+    con: asyncpg.Connection, tags: Sequence[str], at: datetime | None = None
+) -> None:
+    """``tags`` are tracked (again) at ``at``: a witness kept over a short gap stands."""
+    if tags:
+        await con.execute(RETRACKED, list(tags), WITNESS_GAP, at)
 
 
 async def due_now(con: asyncpg.Connection, tags: Sequence[str]) -> None:
@@ -216,9 +245,12 @@ async def due_now(con: asyncpg.Connection, tags: Sequence[str]) -> None:
         await con.execute(DUE_NOW, list(tags))
 
 
-async def unschedule_orphans(con: asyncpg.Connection, tags: Sequence[str]) -> None:
+async def unschedule_orphans(
+    con: asyncpg.Connection, tags: Sequence[str], at: datetime | None = None
+) -> None:
+    """Stop polling those of ``tags`` nobody tracks, as of ``at`` (None: now)."""
     if tags:
-        await con.execute(UNSCHEDULE_ORPHANS, list(tags))
+        await con.execute(UNSCHEDULE_ORPHANS, list(tags), at)
 
 
 async def seconds_to_next_due(con: asyncpg.Connection) -> float | None:

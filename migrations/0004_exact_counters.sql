@@ -33,7 +33,11 @@ CREATE TABLE player_counters (
     -- A reading held after a season end, not placed yet.
     pending_endpoint  text,
     pending_clan      text,
-    pending_counters  integer[]
+    pending_counters  integer[],
+    -- When nobody tracked the player any more. Tracked again soon after (a move
+    -- between two tracked clans is a leave, then a join), the witness stands;
+    -- after a longer gap it is dropped (see db/schedule.py).
+    untracked_at      timestamptz
 );
 
 -- A lease belongs to the process that took it: only that process may

@@ -164,20 +164,20 @@ def apply(
             return Outcome(state, [])
         # The game zeroed both counters when the player left; nothing was donated by
         # leaving. The epoch's season stays: a leave says nothing of a season end.
-        left = _placed(
-            replace(
-                state,
-                clan_tag=None,
-                donations=0,
-                received=0,
-                last_list=None,
-                last_profile=None,
-                epoch_source=reading.endpoint,
-                epoch_at=reading.at,
-                recent_clans=_ended(state, reading.at),
-                pending=None,
-            ),
-            reading,
+        # The anchor stays too: a leave shows no counter to order later readings by,
+        # and a join seen in the same poll (a move between two tracked clans) is ordered
+        # after what the player was last seen with, not after this list's answer.
+        left = replace(
+            state,
+            clan_tag=None,
+            donations=0,
+            received=0,
+            last_list=None,
+            last_profile=None,
+            epoch_source=reading.endpoint,
+            epoch_at=reading.at,
+            recent_clans=_ended(state, reading.at),
+            pending=None,
         )
         return Outcome(left, [])
 
@@ -186,7 +186,7 @@ def apply(
     if reading.clan_tag != state.clan_tag:
         if (
             state.season < season
-            and reading.at - season < grace
+            and not _past_grace(reading, season, grace)
             and not _pending_dropped(state, reading)
         ):
             # A join seen after a season end, before the reset showed: the reading may be
@@ -214,28 +214,32 @@ def apply(
 
 
 def _before_the_epoch(state: CounterState, reading: CounterReading) -> bool:
-    """An answer that may be cached from before the epoch began: another endpoint than
-    the one that showed the epoch, within its cache age, showing a clan of an epoch that
-    ended that recently (the old clan after a move), or not showing the player in the
-    epoch's clan (from before the join), or, after a reset in the same clan (a season
-    end, a rejoin), that clan with the counters from before the reset. A clan the player
-    was not in lately cannot be an old answer: a move there is real."""
+    """An answer that may be cached from before the epoch began.
+
+    - A reading that would end the epoch (another clan, or "not in the list" of the
+      epoch's clan) must be certainly newer than the last placed reading: an answer
+      taken earlier (by another endpoint, or by another caller of the API's shared
+      cache) may show a clan or a leave that is already over.
+    - Another endpoint than the one that showed the epoch, within its cache age, may
+      show: a clan of an epoch that ended that recently (the old clan after a move);
+      the epoch's clan without the player (from before the join); or a clan the player
+      was in lately with its counters from before a reset there (a season end, a
+      rejoin, a move away and back). A clan the player was not in lately cannot be an
+      old answer: a move there is real.
+    """
+    ends_epoch = (
+        reading.list_of == state.clan_tag if reading.left else reading.clan_tag != state.clan_tag
+    )
+    if ends_epoch and not is_ordered(state, reading):
+        return True
     if reading.endpoint == state.epoch_source:
         return False
     age = CACHE_AGE[reading.source]
     if reading.left:
-        # "Not in the list" may be an answer from before the player joined.
         return state.epoch_at is not None and reading.at - state.epoch_at < age
-    if reading.clan_tag != state.clan_tag:
-        return any(
-            clan == reading.clan_tag and reading.at - ended < age
-            for clan, ended in state.recent_clans
-        )
-    reset_here = bool(state.recent_clans) and state.recent_clans[-1] == (
-        state.clan_tag,
-        state.epoch_at,
+    return any(
+        clan == reading.clan_tag and reading.at - ended < age for clan, ended in state.recent_clans
     )
-    return reset_here and state.epoch_at is not None and reading.at - state.epoch_at < age
 
 
 def _ended(state: CounterState, at: datetime) -> tuple[tuple[str | None, datetime], ...]:
@@ -254,11 +258,9 @@ def is_ordered(state: CounterState, reading: CounterReading) -> bool:
 
 
 def _drop_placed(state: CounterState, reading: CounterReading) -> bool:
-    """A drop is newer than what the baseline came from: the same endpoint shows it, or
-    the reading is certainly not older than the last placed one."""
-    last = state.last_list if reading.source == LIST else state.last_profile
-    if last is not None and (reading.donations < last[0] or reading.received < last[1]):
-        return True
+    """A drop is newer than the baseline: the reading is certainly not older than the
+    last placed one. (A drop on the same endpoint proves a reset only after that
+    endpoint's previous answer, not after a baseline another endpoint raised since.)"""
     return is_ordered(state, reading)
 
 
@@ -269,7 +271,9 @@ def _boundary(
     if reading.donations < state.donations or reading.received < state.received:
         if _drop_placed(state, reading):
             return _Boundary.RESET
-        return _Boundary.UNDECIDED if reading.at - season < grace else _Boundary.UNPLACED
+        if _past_grace(reading, season, grace):
+            return _Boundary.UNPLACED
+        return _Boundary.UNDECIDED
     w = state.witness
     if reading.lifetime is not None and w is not None and w.season < season:
         donated = reading.lifetime - w.lifetime
@@ -278,9 +282,16 @@ def _boundary(
         # season end looks the same, so that case waits for a drop or the grace.)
         if reading.donations == w.counter + donated and w.counter > 0:
             return _Boundary.LATE
-    if reading.at - season >= grace:
+    if _past_grace(reading, season, grace):
         return _Boundary.RESET
     return _Boundary.UNDECIDED
+
+
+def _past_grace(reading: CounterReading, season: datetime, grace: timedelta) -> bool:
+    """The answer's data is surely from after the grace (the API shows a season's reset
+    within it): read that long after the season began, plus its cache age, since a
+    cached answer shows data up to that much older than its reading."""
+    return reading.at - CACHE_AGE[reading.source] - season >= grace
 
 
 def _undecided(state: CounterState, reading: CounterReading) -> Outcome:
@@ -334,6 +345,11 @@ def _new_epoch(
     """
     pair = (reading.donations, reading.received)
     credits = ([tail] if tail else []) + _credits(season, *pair)
+    # A tail comes from a held join: its clan showed the old epoch's counters until the
+    # reset, and a cached answer of it may still show them.
+    joined_before: tuple[tuple[str | None, datetime], ...] = ()
+    if tail and reading.clan_tag != state.clan_tag:
+        joined_before = ((reading.clan_tag, reading.at),)
     new = replace(
         state,
         season=season,
@@ -347,7 +363,7 @@ def _new_epoch(
         last_profile=pair if reading.source == PROFILE else None,
         epoch_source=reading.endpoint,
         epoch_at=reading.at,
-        recent_clans=_ended(state, reading.at),
+        recent_clans=_ended(state, reading.at) + joined_before,
         pending=None,
     )
     return Outcome(new, credits)

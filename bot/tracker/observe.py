@@ -50,7 +50,9 @@ async def record_players(con: asyncpg.Connection, readings: Sequence[ProfileRead
             latest[reading.profile.tag] = reading
     tags = sorted(latest)
     await player_state.lock_players(con, tags)
-    states = await player_state.load_states(con, tags, season_start)
+    states = await player_state.load_states(
+        con, tags, season_start, max(r.at for r in latest.values())
+    )
     changes: list[Change] = []
     for tag in tags:
         reading = latest[tag]
@@ -85,7 +87,7 @@ async def record_clan(
     current = sorted(members)
     leavers = sorted(set(before) - set(current))
     await player_state.lock_players(con, [*current, *leavers])
-    states = await player_state.load_states(con, [*current, *leavers], season_start)
+    states = await player_state.load_states(con, [*current, *leavers], season_start, at)
 
     await clan_membership.record_read(con, clan_tag, current, name, at)
 
@@ -109,7 +111,7 @@ async def record_clan(
         await clan_membership.follow_members(con, clan_tag, current, MAX_TRACKED_PLAYERS)
     )
     tracked = [t for t in current if t not in untracked]
-    await schedule.schedule_players(con, tracked)
+    await schedule.schedule_players(con, tracked, at)
     changes: list[Change] = []
     joins: list[Event] = []
     first_seen: list[str] = []
@@ -129,7 +131,7 @@ async def record_clan(
     await schedule.due_now(con, first_seen)
     joined = await player_state.save_changes(con, changes, joins)
     await feeds.enqueue_events(con, joined)
-    await schedule.unschedule_orphans(con, leavers)
+    await schedule.unschedule_orphans(con, leavers, at)
     return len(events) + len(joined)
 
 

@@ -71,6 +71,7 @@ class Game:
         self.cached = cached
         # endpoint -> (data time, what it answers)
         self._answers: dict[str, tuple[datetime, Any]] = {}
+        self._taken: dict[str, datetime] = {}
         self.clans = clans  # tag -> name
         self.members = {m.tag: m for m in members}
         self._frozen: dict[str, Member] | None = None
@@ -184,12 +185,23 @@ class Game:
         return (self._frozen or self.members)[tag]
 
     def _answer(self, endpoint: str, age: timedelta, make: Any) -> tuple[datetime, Any]:
+        # A cached answer ages from when it was taken (not from the moment its data
+        # shows: during a late reset that is pinned before the season end).
         held = self._answers.get(endpoint)
-        if self.cached and held is not None and self.now - held[0] < age:
+        taken = self._taken.get(endpoint)
+        if self.cached and held is not None and taken is not None and self.now - taken < age:
             return held
         answer = (self.api_time, make())
-        self._answers[endpoint] = answer
+        self._answers[endpoint], self._taken[endpoint] = answer, self.now
         return answer
+
+    def snapshot(self, endpoint: str) -> None:
+        """Another caller of the API's shared cache asks ``endpoint`` now: the answer it
+        caches is what the bot may be served later, though the bot never read it."""
+        if endpoint.startswith("profile:"):
+            self.read_profile(endpoint.removeprefix("profile:"))
+        else:
+            self.read_list(endpoint.removeprefix("list:"))
 
     def answered_at(self, endpoint: str) -> datetime:
         """The moment the last answer of ``endpoint`` showed (``profile:#TAG``, ``list:#C``)."""

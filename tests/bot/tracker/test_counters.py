@@ -25,7 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from bot.tracker.counters import LIST, PROFILE, CounterReading, Hold, apply, first_reading
+from bot.tracker.counters import LIST, PROFILE, CounterReading, apply, first_reading
 from bot.tracker.seasons import season_end, season_start
 from db.model import CounterState
 from tests.bot.tracker.game import Game, Member
@@ -178,6 +178,13 @@ class CounterMachine(RuleBasedStateMachine):
             left = CounterReading(LIST, self.game.now, None, 0, 0, left=True, list_of=clan)
             self._read(left, shown, None)
 
+    @rule(endpoint=st.sampled_from(["profile", *(f"list:{c}" for c in sorted(CLANS))]))
+    def another_caller_reads(self, endpoint: str) -> None:
+        """Someone else asks the API: the answer it caches may be served to the bot later,
+        though the bot never read it."""
+        self.game.tick()
+        self.game.snapshot(f"profile:{P}" if endpoint == "profile" else endpoint)
+
     # -- what must hold -------------------------------------------------------------------
 
     def _check_seasons(self, until: datetime) -> None:
@@ -308,219 +315,3 @@ def test_counter_model() -> None:
 def test_counter_model_long() -> None:
     _run(examples=6000, steps=60)
     print("\ncounter model (long):", FIGURES)
-
-
-# -- hand-picked timelines that the issue names ---------------------------------------------
-
-
-def _profile(
-    at: datetime, clan: str | None, d: int, r: int, lifetime: int | None
-) -> CounterReading:
-    return CounterReading(PROFILE, at, clan, d, r, lifetime=lifetime)
-
-
-T0 = datetime(2026, 3, 10, 12, tzinfo=UTC)
-
-
-def test_a_leave_seen_by_the_clan_list_counts_nothing() -> None:
-    state = first_reading(_profile(T0, "#A", 500, 40, 10_500)).state
-    left = apply(
-        state, CounterReading(LIST, T0 + timedelta(minutes=5), None, 0, 0, left=True, list_of="#A")
-    )
-    assert left.credits == [] and left.state.donations_total == 500
-    assert (left.state.donations, left.state.received) == (0, 0)
-
-
-def test_a_late_reset_is_not_counted_again() -> None:
-    end = season_end(T0)
-    state = first_reading(_profile(end - timedelta(hours=1), "#A", 400, 30, 10_400)).state
-    # After the season end the API still shows the old counters; nothing was donated.
-    late = apply(state, _profile(end + timedelta(minutes=5), "#A", 400, 30, 10_400))
-    assert late.credits == [] and late.state.season == season_start(T0)
-    # Then the reset shows, and the new season starts from zero.
-    reset = apply(late.state, _profile(end + timedelta(minutes=30), "#A", 25, 0, 10_425))
-    assert reset.state.donations_total == 425
-    assert [(c.season, c.donations) for c in reset.credits] == [(end, 25)]
-
-
-def test_without_a_witness_an_undecided_counter_is_held_until_the_grace_ends() -> None:
-    end = season_end(T0)
-    state = first_reading(_profile(end - timedelta(hours=1), "#A", 400, 30, None)).state
-    held = apply(state, _profile(end + timedelta(minutes=5), "#A", 410, 30, None))
-    assert held.held and held.credits == []
-    # Past the grace, a counter that never dropped is taken as refilled after the reset.
-    after = apply(held.state, _profile(end + timedelta(hours=3), "#A", 420, 30, None))
-    assert [(c.season, c.donations) for c in after.credits] == [(end, 420)]
-
-
-def test_a_real_reset_followed_by_more_donations_than_before_waits_for_the_grace() -> None:
-    end = season_end(T0)
-    state = first_reading(_profile(end - timedelta(hours=1), "#A", 10, 0, 10_010)).state
-    # Reset, then 30 donated: the counter (30) is above the old one (10). The witness
-    # shows a reset, but a leave and rejoin before the season end would look the same.
-    held = apply(state, _profile(end + timedelta(minutes=20), "#A", 30, 0, 10_040))
-    assert held.held and held.credits == []
-    after = apply(held.state, _profile(end + timedelta(hours=3), "#A", 35, 0, 10_045))
-    assert after.state.donations_total == 45
-    assert [(c.season, c.donations) for c in after.credits] == [(end, 35)]
-
-
-def test_a_leave_and_rejoin_between_readings_is_found_by_the_witness() -> None:
-    state = first_reading(_profile(T0, "#A", 100, 0, 10_100)).state
-    # Donated 50 more, left (zeroed), rejoined, donated 120: the counter shows 120.
-    after = apply(state, _profile(T0 + timedelta(hours=1), "#A", 120, 0, 10_270))
-    assert after.state.donations_total == 270
-    assert sum(c.donations for c in after.credits) == 170
-
-
-def test_a_stale_reading_from_the_other_endpoint_is_held() -> None:
-    state = first_reading(_profile(T0, "#A", 100, 20, 10_100)).state
-    state = apply(state, CounterReading(LIST, T0 + timedelta(minutes=1), "#A", 100, 20)).state
-    state = apply(state, _profile(T0 + timedelta(minutes=2), "#A", 150, 20, 10_150)).state
-    # The clan list, cached for longer, still shows 100: not a reset.
-    stale = apply(state, CounterReading(LIST, T0 + timedelta(minutes=3), "#A", 100, 20))
-    assert stale.held and stale.state.donations_total == 150
-    # The same endpoint dropping is a reset (left and rejoined).
-    rejoined = apply(stale.state, CounterReading(LIST, T0 + timedelta(minutes=4), "#A", 5, 0))
-    assert rejoined.state.donations_total == 155
-
-
-@pytest.mark.parametrize("lifetime", [None, 10_000])
-def test_achievements_that_do_not_move_never_take_anything_back(lifetime: int | None) -> None:
-    state = first_reading(_profile(T0, "#A", 100, 0, lifetime)).state
-    after = apply(state, _profile(T0 + timedelta(hours=1), "#A", 160, 0, lifetime))
-    assert after.state.donations_total == 160
-
-
-def test_a_first_sighting_in_a_late_reset_counts_the_old_counter_as_this_seasons() -> None:
-    """A limit: first seen after a season end while the API still shows the old
-    season, a player's counters count as the new season's; the reset that follows
-    is only seen if the counter drops (or, for donations, by the witness)."""
-    end = season_end(T0)
-    first = first_reading(_profile(end + timedelta(minutes=1), "#A", 40, 30, 10_040))
-    assert [(c.season, c.donations, c.received) for c in first.credits] == [(end, 40, 30)]
-    # The reset came, then 50 donated and 35 received: no counter dropped.
-    after = apply(first.state, _profile(end + timedelta(hours=1), "#A", 50, 35, 10_090))
-    assert after.state.donations_total == 90  # the witness finds all of it
-    assert after.state.received_total == 35  # 30 of the new season's receipts are not seen
-
-
-# -- the limits: what polling cannot decide, pinned ---------------------------------------------
-
-
-def test_a_stale_profile_showing_the_old_clan_after_a_move_counts_nothing_again() -> None:
-    state = first_reading(CounterReading(LIST, T0, "#A", 300, 40)).state
-    # The player moves to #B: the new clan's list shows them with fresh counters.
-    moved = apply(state, CounterReading(LIST, T0 + timedelta(minutes=2), "#B", 5, 1))
-    assert moved.state.donations_total == 305
-    # A profile cached from before the move still shows #A and its counters: held.
-    stale = apply(moved.state, _profile(T0 + timedelta(minutes=2, seconds=30), "#A", 300, 40, None))
-    assert stale.held and stale.state.donations_total == 305
-    # Past its cache age, a profile showing #A is a real move back.
-    back = apply(stale.state, _profile(T0 + timedelta(minutes=5), "#A", 2, 0, None))
-    assert not back.held and back.state.donations_total == 307
-
-
-def test_receipts_just_before_a_leave_that_no_poll_saw_are_not_counted() -> None:
-    """A limit: received has no witness. 30 received, then left before the next poll."""
-    state = first_reading(_profile(T0, "#A", 0, 100, 10_000)).state
-    after = apply(state, _profile(T0 + timedelta(hours=1), None, 0, 0, 10_000))
-    assert after.state.received_total == 100  # the 30 were never shown
-
-
-def test_a_rejoin_refilled_past_the_old_value_hides_the_reset_from_receipts() -> None:
-    """A limit: 100 received, left and rejoined, 120 received: the counter went
-    100 -> 0 -> 120 between two polls, a rise of 20 as far as polling can see."""
-    state = first_reading(_profile(T0, "#A", 0, 100, 10_000)).state
-    after = apply(state, _profile(T0 + timedelta(hours=1), "#A", 0, 120, 10_000))
-    assert after.state.received_total == 120  # the truth is 220
-
-
-def test_donations_missed_across_a_season_end_go_to_the_season_that_ended() -> None:
-    """A limit: between two full profiles across a season end, donations the counter
-    never showed are the old season's (here some were the new one's: 10 donated after
-    the reset, then a leave)."""
-    end = season_end(T0)
-    state = first_reading(_profile(end - timedelta(hours=1), "#A", 50, 0, 10_050)).state
-    after = apply(state, _profile(end + timedelta(hours=3), None, 0, 0, 10_080))
-    assert after.state.donations_total == 80
-    assert [(c.season, c.donations) for c in after.credits] == [(season_start(T0), 30)]
-
-
-# -- answers older than what is stored (found in review) ------------------------------------------
-
-
-def _list(at: datetime, clan: str, d: int, r: int) -> CounterReading:
-    return CounterReading(LIST, at, clan, d, r, list_of=clan)
-
-
-def test_the_old_clans_cached_list_after_a_move_counts_nothing_again() -> None:
-    state = first_reading(_list(T0, "#A", 300, 40)).state
-    state = apply(state, _list(T0 + timedelta(minutes=2), "#B", 5, 1)).state
-    # #A's list, 30 s later, is the answer cached from before the move.
-    stale = apply(state, _list(T0 + timedelta(minutes=2, seconds=30), "#A", 300, 40))
-    assert stale.hold is Hold.STALE
-    state = apply(stale.state, _list(T0 + timedelta(minutes=7), "#B", 5, 1)).state
-    assert (state.donations_total, state.received_total) == (305, 41)
-
-
-def test_a_cached_list_from_before_a_season_reset_the_profile_showed() -> None:
-    end = season_end(T0)
-    state = first_reading(_list(end - timedelta(minutes=30), "#A", 3000, 2000)).state
-    state = apply(state, _profile(end - timedelta(minutes=29), "#A", 3000, 2000, 50_000)).state
-    state = apply(state, _profile(end + timedelta(seconds=30), "#A", 0, 0, 50_000)).state
-    stale = apply(state, _list(end + timedelta(minutes=1), "#A", 3000, 2000))
-    assert stale.hold is Hold.STALE
-    state = apply(stale.state, _list(end + timedelta(minutes=16), "#A", 20, 5)).state
-    assert (state.donations_total, state.received_total) == (3020, 2005)
-
-
-def test_a_cached_profile_from_before_a_season_reset_the_list_showed() -> None:
-    end = season_end(T0)
-    state = first_reading(_profile(end - timedelta(minutes=30), "#A", 3000, 2000, 50_000)).state
-    state = apply(state, _list(end - timedelta(minutes=29), "#A", 3000, 2000)).state
-    state = apply(state, _list(end + timedelta(seconds=40), "#A", 0, 0)).state
-    stale = apply(state, _profile(end + timedelta(seconds=41), "#A", 3000, 2000, 50_000))
-    assert stale.hold is Hold.STALE
-    state = apply(stale.state, _list(end + timedelta(minutes=15), "#A", 20, 5)).state
-    assert (state.donations_total, state.received_total) == (3020, 2005)
-
-
-def test_a_cached_list_from_before_a_rejoin_the_profile_showed() -> None:
-    state = first_reading(_list(T0, "#A", 150, 60)).state
-    state = apply(state, _profile(T0 + timedelta(seconds=5), "#A", 150, 60, 10_150)).state
-    state = apply(state, _profile(T0 + timedelta(minutes=11), "#A", 10, 0, 10_160)).state
-    assert state.donations_total == 160
-    stale = apply(state, _list(T0 + timedelta(minutes=11, seconds=20), "#A", 150, 60))
-    assert stale.hold is Hold.STALE
-    assert (stale.state.donations_total, stale.state.received_total) == (160, 60)
-
-
-def test_a_drop_the_other_endpoint_cannot_have_hidden_is_a_reset_soon() -> None:
-    """A row stored before the counter model knows no endpoint: a drop is a reset; and a
-    drop only older than the other endpoint's cache age after it is one too."""
-    legacy = CounterState(season_start(T0), "#A", 100, 50, 1000, 500)
-    state = apply(legacy, _profile(T0 + timedelta(hours=1), "#A", 20, 10, None)).state
-    assert (state.donations_total, state.received_total) == (1020, 510)
-    state = apply(state, _list(T0 + timedelta(hours=2), "#A", 60, 40)).state
-    # The profile shows less than the list 30 s ago (more than itself before): maybe
-    # an older answer; held.
-    held = apply(state, _profile(T0 + timedelta(hours=2, seconds=30), "#A", 25, 15, None))
-    assert held.hold is Hold.STALE
-    # Two minutes on, it is newer than anything the list showed: a reset.
-    later = apply(held.state, _profile(T0 + timedelta(hours=2, minutes=2), "#A", 26, 16, None))
-    assert (later.state.donations_total, later.state.received_total) == (1086, 556)
-
-
-def test_a_held_join_that_its_endpoint_then_drops_from_was_the_old_seasons() -> None:
-    end = season_end(T0)
-    state = first_reading(_profile(end - timedelta(hours=1), "#A", 100, 80, None)).state
-    # Moved to #B before the season end and received 30 there; the API is late.
-    held = apply(state, _profile(end + timedelta(minutes=10), "#B", 5, 30, None))
-    assert held.hold is Hold.UNDECIDED
-    after = apply(held.state, _profile(end + timedelta(minutes=20), "#B", 2, 1, None))
-    assert (after.state.donations_total, after.state.received_total) == (107, 111)
-    assert [(c.season, c.donations, c.received) for c in after.credits] == [
-        (season_start(T0), 5, 30),
-        (end, 2, 1),
-    ]

@@ -112,6 +112,27 @@ async def test_a_move_between_two_tracked_clans_counts_only_the_new_donations(en
     assert await totals(env, A) == (520, 0)
 
 
+async def test_donations_just_before_a_move_between_tracked_clans_are_found(env: Env) -> None:
+    """The move is a leave from X (nobody tracks A for a moment) and a join of Y: the
+    achievements' witness survives the moment, and finds what no counter showed."""
+    tracker = await env.new_tracker()
+    env.api.set_player(member(A, X, donations=100))
+    env.api.set_clan(make_clan(X, [member(A, X, donations=100)]))
+    env.api.set_clan(make_clan(Y, [member(B, Y)]))
+    env.api.set_player(member(B, Y))
+    await env.track_clan(X)
+    await env.track_clan(Y)
+    await env.poll(tracker)
+    # A donates 70 in X, then moves to Y (zeroed) before any poll sees it.
+    moved = member(A, Y, donations=0, lifetime=LIFETIME + 170)
+    env.api.set_player(moved)
+    env.api.set_clan(make_clan(X, []))
+    env.api.set_clan(make_clan(Y, [member(B, Y), moved]))
+    await poll_clans(env, tracker)
+    await env.poll(tracker)
+    assert await totals(env, A) == (170, 0)
+
+
 async def test_a_leave_and_rejoin_between_polls_is_found_by_the_achievements(env: Env) -> None:
     tracker = await env.new_tracker()
     await env.track(A)
