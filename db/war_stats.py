@@ -85,7 +85,10 @@ FROM wars WHERE clan_tag = $1 AND closed_at IS NOT NULL AND end_time >= $2
 # The guild's tracked players with at least one war since $2 whose battle day began
 # by $4, with their figures; each player's lookups are ranges of the player indexes.
 LEADERBOARD = """
-SELECT t.tag, p.name, ww.wars,
+SELECT t.tag,
+       coalesce(p.name, (SELECT m.name FROM war_members m WHERE m.tag = t.tag AND m.side = 'clan'
+                         ORDER BY m.war_end DESC LIMIT 1)) AS name,
+       ww.wars,
        coalesce(a.attacks, 0) AS attacks, coalesce(a.stars, 0) AS stars,
        coalesce(a.three_stars, 0) AS three_stars, a.avg_destruction,
        ww.missed,

@@ -57,11 +57,19 @@ def observe(
         return Change(stored, True, [], first.credits)
     ordered = is_ordered(previous.counters, reading)
     outcome = apply(previous.counters, reading)
+    old = previous.profile
     if outcome.hold is Hold.STALE:
+        if left and old.clan_tag == list_of:
+            # The clan's list no longer shows the player: the membership follows it (the
+            # guild stops tracking a clan-only member now, and a leave it never posted
+            # would be lost). The counters wait for a reading that can place the reset;
+            # a list answer from before a rejoin shows the rejoin next, as a join.
+            shown = replace(old, clan_tag=None, clan_name=None, role=None)
+            stored = Stored(shown, previous.fetched_at, outcome.state)
+            return Change(stored, False, _events(old, shown, at, outcome), [])
         # Maybe older than what is stored: none of it is kept (its clan, its trophies),
         # only what the counter model learned of its endpoint.
         return Change(replace(previous, counters=outcome.state), False, [], [])
-    old = previous.profile
     if not ordered:
         # Maybe older than the last reading of another endpoint: its stats would undo
         # fresher ones (trophies back and forth). Only its clan, which the counter model

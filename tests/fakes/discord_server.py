@@ -58,6 +58,8 @@ UNKNOWN_CHANNEL = (404, "Unknown Channel", 10003)
 UNKNOWN_MESSAGE = (404, "Unknown Message", 10008)
 UNKNOWN_WEBHOOK = (404, "Unknown Webhook", 10015)
 FAILURES = {403: (403, "Missing Permissions", 50013), 404: UNKNOWN_CHANNEL}
+ADMINISTRATOR, VIEW_CHANNEL, SEND_MESSAGES = 1 << 3, 1 << 10, 1 << 11
+ALL_PERMISSIONS = (1 << 53) - 1
 
 
 @dataclass(eq=False)
@@ -768,6 +770,8 @@ class FakeDiscord:
             raw["edited_timestamp"] = _now()
         if payload.get("allowed_mentions") is not None:
             msg.allowed_mentions = payload["allowed_mentions"]
+        if "content" in payload or "allowed_mentions" in payload:
+            self._resolve_mentions(raw, payload.get("allowed_mentions"))
         if "attachments" in payload or files:
             old = {a["id"]: a for a in raw["attachments"]}
             new: list[JSON] = []
@@ -795,6 +799,24 @@ class FakeDiscord:
             raw["attachments"] = new
             msg.files = [*msg.files, *files] if edit else list(files)
 
+    def _resolve_mentions(self, raw: JSON, allowed: JSON | None) -> None:
+        """Who the message pings, as Discord decides: the mentions in its content that
+        ``allowed_mentions`` permits (without it, every mention in the content)."""
+        content = raw.get("content") or ""
+        users = [int(u) for u in re.findall(r"<@!?(\d+)>", content)]
+        roles = re.findall(r"<@&(\d+)>", content)
+        everyone = "@everyone" in content or "@here" in content
+        if allowed is not None:
+            parse = allowed.get("parse") or []
+            listed = {str(u) for u in allowed.get("users") or []}
+            users = [u for u in users if "users" in parse or str(u) in listed]
+            listed_roles = {str(r) for r in allowed.get("roles") or []}
+            roles = [r for r in roles if "roles" in parse or r in listed_roles]
+            everyone = everyone and "everyone" in parse
+        raw["mentions"] = [self.user(u) for u in dict.fromkeys(users)]
+        raw["mention_roles"] = list(dict.fromkeys(roles))
+        raw["mention_everyone"] = everyone
+
     def _channel(self, q: _Req) -> JSON:
         channel = self.channels.get(int(q.params["cid"]))
         if channel is None:
@@ -811,7 +833,43 @@ class FakeDiscord:
     async def _typing(self, q: _Req) -> None:
         self._channel(q)
 
+    def bot_permissions(self, channel: JSON) -> int:
+        """The bot's permissions in a guild channel, computed as Discord does: @everyone
+        and its roles, then the channel's overwrites (@everyone, roles, the member)."""
+        guild = self.guilds[int(channel["guild_id"])]
+        member = self.members[int(guild["id"])].get(self.bot_user_id, {})
+        mine = {str(r) for r in member.get("roles", [])}
+        perms = 0
+        for role in guild["roles"]:
+            if role["id"] == guild["id"] or role["id"] in mine:
+                perms |= int(role["permissions"])
+        if int(guild["owner_id"]) == self.bot_user_id or perms & ADMINISTRATOR:
+            return ALL_PERMISSIONS
+        overwrites = channel.get("permission_overwrites") or []
+        for ow in overwrites:
+            if ow["id"] == guild["id"]:
+                perms = (perms & ~int(ow["deny"])) | int(ow["allow"])
+        allow = deny = 0
+        for ow in overwrites:
+            if int(ow.get("type", 0)) == 0 and ow["id"] in mine:
+                allow, deny = allow | int(ow["allow"]), deny | int(ow["deny"])
+        perms = (perms & ~deny) | allow
+        for ow in overwrites:
+            if int(ow.get("type", 0)) == 1 and int(ow["id"]) == self.bot_user_id:
+                perms = (perms & ~int(ow["deny"])) | int(ow["allow"])
+        return perms
+
+    def _require(self, channel: JSON, needed: int) -> None:
+        if "guild_id" not in channel:
+            return
+        perms = self.bot_permissions(channel)
+        if not perms & VIEW_CHANNEL:
+            raise DiscordError(403, "Missing Access", 50001)
+        if perms & needed != needed:
+            raise DiscordError(*FAILURES[403])
+
     async def _post_message(self, q: _Req) -> JSON:
+        self._require(self._channel(q), SEND_MESSAGES)
         cid, payload = int(self._channel(q)["id"]), q.body or {}
         key = (cid, str(payload.get("nonce")))
         seen = self._nonces.get(key)
