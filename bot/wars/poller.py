@@ -32,6 +32,7 @@ from bot.errors import (
     ApiAccessDenied,
     ApiMaintenance,
     ApiRateLimited,
+    ClanNotFound,
     UserFacingError,
     WarLogPrivate,
 )
@@ -171,6 +172,9 @@ class WarPoller:
             # The player tracker pauses every process on these; this clan is simply due
             # again soon.
             error, delay = type(exc).__name__, min(self.interval, self.options.retry_delay)
+        except ClanNotFound:
+            # The clan is gone (the clan tracker marks it so): no hurry to ask again.
+            error = "ClanNotFound"
         except (UserFacingError, WarPayloadError) as exc:
             error, delay = (
                 f"{type(exc).__name__}: {exc}"[:200],
