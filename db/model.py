@@ -211,6 +211,12 @@ class WarAttack:
     duration: int
 
 
+# Preparation lengths a friendly war can be set to, in seconds (5 minutes to 24 hours).
+FRIENDLY_PREPARATIONS = frozenset(
+    m * 60 for m in (5, 15, 30, 60, 120, 240, 360, 480, 720, 960, 1200, 1440)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class WarSnapshot:
     """A war as one reading of the API shows it, from the tracked clan's side.
@@ -245,3 +251,11 @@ class WarSnapshot:
     @property
     def is_cwl(self) -> bool:
         return self.war_tag is not None
+
+    @property
+    def is_friendly(self) -> bool:
+        """A friendly war: its preparation is one of the lengths a friendly challenge
+        offers (a clan war's is 23 hours). The same rule as coc.py's ``ClanWar.type``."""
+        if self.war_tag is not None:
+            return False
+        return (self.start_time - self.preparation_start).total_seconds() in FRIENDLY_PREPARATIONS

@@ -44,19 +44,28 @@ ON CONFLICT (guild_id, clan_tag, war_id) DO NOTHING
 RETURNING id
 """
 
-# Claimed but not sent (the process died between the two): posted again, with the
-# same nonce, while the war still runs.
+# Claimed but not sent (just claimed, or the process died before the post was out):
+# posted, with the same nonces, while the war runs and the reminder is still set (to
+# its channel now).
 UNSENT = """
-SELECT p.id, p.guild_id, p.clan_tag, p.channel_id, p.war_id, p.attempts, w.end_time,
-       w.opponent_name, w.attacks_per_member, w.war_tag
+SELECT p.id, p.guild_id, p.clan_tag, r.channel_id, p.war_id, p.attempts, p.parts_sent,
+       w.end_time, w.opponent_name, w.attacks_per_member, w.war_tag
 FROM war_reminder_posts p JOIN wars w ON w.id = p.war_id
+JOIN war_reminders r ON r.guild_id = p.guild_id AND r.clan_tag = p.clan_tag
 WHERE p.sent_at IS NULL AND p.skipped IS NULL AND w.closed_at IS NULL AND $1 < w.end_time
 ORDER BY p.id
 """
 
 ATTEMPT = "UPDATE war_reminder_posts SET attempts = attempts + 1 WHERE id = $1"
 
-SENT = "UPDATE war_reminder_posts SET sent_at = now(), message_id = $2 WHERE id = $1"
+# One part of the post is out (the first part's message is the post's).
+PART_SENT = """
+UPDATE war_reminder_posts SET parts_sent = $2, message_id = coalesce(message_id, $3),
+    channel_id = $4
+WHERE id = $1
+"""
+
+SENT = "UPDATE war_reminder_posts SET sent_at = now() WHERE id = $1"
 
 DROP = "UPDATE war_reminder_posts SET skipped = $2 WHERE id = $1 AND sent_at IS NULL"
 
@@ -71,8 +80,10 @@ WHERE m.war_id = $1 AND m.side = 'clan'
 ORDER BY m.map_position
 """
 
+# The next moment a reminder falls due: its hours before the end, or the battle day's
+# start when that is later (a battle day shorter than the hours).
 NEXT_MOMENT = """
-SELECT min(w.end_time - make_interval(hours => r.hours))
+SELECT min(greatest(w.end_time - make_interval(hours => r.hours), w.start_time))
 FROM war_reminders r
 JOIN wars w ON w.clan_tag = r.clan_tag AND w.closed_at IS NULL
 WHERE greatest(w.end_time - make_interval(hours => r.hours), w.start_time) > $1
@@ -117,8 +128,14 @@ async def attempt(con: asyncpg.Connection, post_id: int) -> None:
     await con.execute(ATTEMPT, post_id)
 
 
-async def sent(con: asyncpg.Connection, post_id: int, message_id: int) -> None:
-    await con.execute(SENT, post_id, message_id)
+async def part_sent(
+    con: asyncpg.Connection, post_id: int, parts: int, message_id: int, channel_id: int
+) -> None:
+    await con.execute(PART_SENT, post_id, parts, message_id, channel_id)
+
+
+async def sent(con: asyncpg.Connection, post_id: int) -> None:
+    await con.execute(SENT, post_id)
 
 
 async def drop(con: asyncpg.Connection, post_id: int, why: str) -> None:

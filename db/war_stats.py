@@ -40,7 +40,7 @@ SELECT count(*) AS wars,
        count(*) FILTER (WHERE w.war_tag IS NOT NULL) AS cwl_wars,
        coalesce(sum(w.attacks_per_member), 0) AS available,
        coalesce(sum(greatest(w.attacks_per_member - m.attacks_used, 0))
-                FILTER (WHERE w.closed_at IS NOT NULL), 0) AS missed,
+                FILTER (WHERE w.closed_how IN ('seen', 'unseen')), 0) AS missed,
        count(*) FILTER (WHERE w.closed_how = 'unseen') AS unseen,
        count(*) FILTER (WHERE w.closed_at IS NULL) AS running
 FROM war_members m JOIN wars w ON w.id = m.war_id
@@ -60,14 +60,15 @@ WHERE attacker_tag = $1 AND attacker_side = 'clan' AND war_end >= $2
 GROUP BY ROLLUP (sign(defender_th - attacker_th))
 """
 
-# Members of the clan with missed attacks in the clan's wars closed since $2.
+# Members of the clan with missed attacks in the clan's wars closed since $2 (a war
+# closed because nobody tracked its clan any more is not: nobody saw how it ended).
 MISSED = """
 SELECT m.tag, max(m.name) AS name,
        sum(w.attacks_per_member - m.attacks_used) AS missed, count(*) AS wars,
        count(*) FILTER (WHERE w.closed_how = 'unseen' AND w.attacks_unseen IS DISTINCT FROM 0)
            AS uncertain
 FROM wars w JOIN war_members m ON m.war_id = w.id AND m.side = 'clan'
-WHERE w.clan_tag = $1 AND w.closed_at IS NOT NULL AND w.end_time >= $2
+WHERE w.clan_tag = $1 AND w.closed_how IN ('seen', 'unseen') AND w.end_time >= $2
   AND m.attacks_used < w.attacks_per_member
 GROUP BY m.tag
 ORDER BY missed DESC, lower(max(m.name)), m.tag
@@ -79,7 +80,7 @@ CLOSED_WARS = """
 SELECT count(*) AS wars, count(*) FILTER (WHERE closed_how = 'unseen') AS unseen,
        count(*) FILTER (WHERE closed_how = 'unseen' AND attacks_unseen IS DISTINCT FROM 0)
            AS uncertain
-FROM wars WHERE clan_tag = $1 AND closed_at IS NOT NULL AND end_time >= $2
+FROM wars WHERE clan_tag = $1 AND closed_how IN ('seen', 'unseen') AND end_time >= $2
 """
 
 # The guild's tracked players with at least one war since $2 whose battle day began
@@ -98,7 +99,7 @@ LEFT JOIN LATERAL (SELECT p.name FROM players p WHERE p.tag = t.tag LIMIT 1) p O
 JOIN LATERAL (
     SELECT count(*) AS wars,
            coalesce(sum(greatest(w.attacks_per_member - m.attacks_used, 0))
-                    FILTER (WHERE w.closed_at IS NOT NULL), 0) AS missed
+                    FILTER (WHERE w.closed_how IN ('seen', 'unseen')), 0) AS missed
     FROM war_members m JOIN wars w ON w.id = m.war_id
     WHERE m.tag = t.tag AND m.side = 'clan' AND m.war_end >= $2 AND w.start_time <= $4
 ) ww ON ww.wars > 0

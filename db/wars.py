@@ -15,7 +15,8 @@ import asyncpg
 
 from db.model import WarSnapshot
 
-# A newer reading of an open war updates it; a closed war is never reopened.
+# A newer reading of an open war updates it; a closed war is never reopened, except one
+# closed because nobody tracked its clan any more (tracked again while it runs).
 UPSERT_WAR = """
 INSERT INTO wars (clan_tag, opponent_tag, preparation_start, start_time, end_time, state,
                   team_size, attacks_per_member, war_tag, league_season, cwl_round, clan_name,
@@ -30,8 +31,10 @@ ON CONFLICT (clan_tag, opponent_tag, preparation_start) DO UPDATE SET
     clan_destruction = EXCLUDED.clan_destruction, clan_attacks = EXCLUDED.clan_attacks,
     opponent_stars = EXCLUDED.opponent_stars,
     opponent_destruction = EXCLUDED.opponent_destruction,
-    opponent_attacks = EXCLUDED.opponent_attacks, last_seen_at = EXCLUDED.last_seen_at
-WHERE wars.closed_at IS NULL AND wars.last_seen_at <= EXCLUDED.last_seen_at
+    opponent_attacks = EXCLUDED.opponent_attacks, last_seen_at = EXCLUDED.last_seen_at,
+    closed_at = NULL, closed_how = NULL
+WHERE (wars.closed_at IS NULL OR wars.closed_how = 'untracked')
+  AND wars.last_seen_at <= EXCLUDED.last_seen_at
   -- An answer older than the one stored (another cache, another key) never takes a
   -- war back: attacks only add up, and the state only moves forward.
   AND EXCLUDED.clan_attacks + EXCLUDED.opponent_attacks >= wars.clan_attacks + wars.opponent_attacks
@@ -70,7 +73,8 @@ RETURNING attack_order
 """
 
 OPEN_WARS = """
-SELECT id, opponent_tag, preparation_start, end_time, state, war_tag, attacks_per_member
+SELECT id, opponent_tag, preparation_start, end_time, state, war_tag, league_season, cwl_round,
+       attacks_per_member
 FROM wars WHERE clan_tag = $1 AND closed_at IS NULL
 ORDER BY preparation_start
 """
@@ -117,9 +121,23 @@ SCHEDULE_CLAN = """
 INSERT INTO war_polls (clan_tag) VALUES ($1) ON CONFLICT (clan_tag) DO NOTHING
 """
 
+# Nobody tracks the clan any more: its open wars are closed as they stand, 'untracked'
+# (no post, and their missed attacks are not counted: nobody saw how they ended).
 UNSCHEDULE_ORPHAN = """
-DELETE FROM war_polls wp WHERE wp.clan_tag = $1
-  AND NOT EXISTS (SELECT 1 FROM tracked_clans tc WHERE tc.clan_tag = wp.clan_tag)
+WITH gone AS (
+    DELETE FROM war_polls wp WHERE wp.clan_tag = $1
+      AND NOT EXISTS (SELECT 1 FROM tracked_clans tc WHERE tc.clan_tag = wp.clan_tag)
+    RETURNING wp.clan_tag
+), closed AS (
+    UPDATE wars w SET closed_at = now(), closed_how = 'untracked'
+    FROM gone WHERE w.clan_tag = gone.clan_tag AND w.closed_at IS NULL
+    RETURNING w.id
+)
+UPDATE war_members m SET attacks_used = (
+    SELECT count(*) FROM war_attacks a
+    WHERE a.war_id = m.war_id AND a.attacker_tag = m.tag AND a.attacker_side = 'clan'
+)
+FROM closed WHERE m.war_id = closed.id AND m.side = 'clan'
 """
 
 LEASE = """
@@ -159,10 +177,6 @@ INSERT INTO cwl_rounds (clan_tag, league_season, cwl_round, war_tag) VALUES ($1,
 ON CONFLICT (clan_tag, league_season, cwl_round) DO NOTHING
 """
 
-CLOSED_WAR_TAGS = """
-SELECT war_tag FROM wars WHERE clan_tag = $1 AND league_season = $2 AND closed_at IS NOT NULL
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class OpenWar:
@@ -172,6 +186,8 @@ class OpenWar:
     end_time: datetime
     state: str
     war_tag: str | None
+    league_season: str | None
+    cwl_round: int | None
     attacks_per_member: int
 
 
@@ -180,6 +196,7 @@ class Saved:
     war_id: int
     closed: bool  # the war was closed before this reading: nothing of it was written
     new_attacks: list[int]  # orders of the attacks this reading added
+    created: bool = False  # this reading is the war's first
 
 
 async def save_snapshot(con: asyncpg.Connection, war: WarSnapshot, at: datetime) -> Saved:
@@ -214,7 +231,7 @@ async def save_snapshot(con: asyncpg.Connection, war: WarSnapshot, at: datetime)
         # Closed already, or a newer reading was stored: nothing to add.
         known = await con.fetchrow(WAR_ID, war.clan_tag, war.opponent_tag, war.preparation_start)
         return Saved(known["id"], known["closed_at"] is not None, [])
-    war_id = row["id"]
+    war_id, created = row["id"], row["inserted"]
     members = war.members
     await con.execute(
         SAVE_MEMBERS,
@@ -229,7 +246,7 @@ async def save_snapshot(con: asyncpg.Connection, war: WarSnapshot, at: datetime)
     by_tag = {m.tag: m for m in members}
     attacks = war.attacks
     if not attacks:
-        return Saved(war_id, False, [])
+        return Saved(war_id, False, [], created)
 
     def member(tag: str) -> tuple[int, int]:
         m = by_tag.get(tag)
@@ -253,7 +270,7 @@ async def save_snapshot(con: asyncpg.Connection, war: WarSnapshot, at: datetime)
         war.end_time,
         at,
     )
-    return Saved(war_id, False, sorted(r["attack_order"] for r in rows))
+    return Saved(war_id, False, sorted(r["attack_order"] for r in rows), created)
 
 
 async def open_wars(con: asyncpg.Connection, clan_tag: str) -> list[OpenWar]:
@@ -349,7 +366,3 @@ async def save_cwl_round(
     con: asyncpg.Connection, clan_tag: str, season: str, cwl_round: int, war_tag: str
 ) -> None:
     await con.execute(SAVE_CWL_ROUND, clan_tag, season, cwl_round, war_tag)
-
-
-async def closed_war_tags(con: asyncpg.Connection, clan_tag: str, season: str) -> set[str]:
-    return {r["war_tag"] for r in await con.fetch(CLOSED_WAR_TAGS, clan_tag, season)}

@@ -403,7 +403,16 @@ def _witnessed(outcome: Outcome, witness: Witness | None, reading: CounterReadin
                 else previous_season_start(state.season)
             )
             credits.append(Credit(target, extra, 0))
-            state = replace(state, donations_total=state.donations_total + extra)
+            # A reset the counter did not show happened before this answer: for their
+            # cache age, the other endpoints may still show the clan from before it.
+            state = replace(
+                state,
+                donations_total=state.donations_total + extra,
+                epoch_source=reading.endpoint,
+                epoch_at=reading.at,
+                recent_clans=_ended(state, reading.at),
+                last_list=None,
+            )
     state = replace(state, witness=_witness(reading, state.donations_total, state.season))
     return Outcome(state, credits, outcome.hold)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -59,7 +59,8 @@ async def record_players(con: asyncpg.Connection, readings: Sequence[ProfileRead
         state, fetched_at = states.get(tag, (None, None))
         if fetched_at is not None and reading.at < fetched_at:
             continue
-        changes.append(observe(state, reading.profile, reading.at, source=PROFILE))
+        at = _later(reading.at, fetched_at)
+        changes.append(observe(state, reading.profile, at, source=PROFILE))
     event_ids = await player_state.save_changes(con, changes)
     await feeds.enqueue_events(con, event_ids)
     return len(event_ids)
@@ -100,9 +101,9 @@ async def record_clan(
             continue  # already seen elsewhere
         if fetched_at is not None and at < fetched_at:
             continue
-        leaves.append(
-            observe(state, left_clan(state.profile), at, source=LIST, list_of=clan_tag, left=True)
-        )
+        left = left_clan(state.profile)
+        when = _later(at, fetched_at)
+        leaves.append(observe(state, left, when, source=LIST, list_of=clan_tag, left=True))
     events = await player_state.save_changes(con, leaves)
     await feeds.enqueue_events(con, events)
     await clan_membership.release_leavers(con, clan_tag, current)
@@ -126,13 +127,24 @@ async def record_clan(
         if fetched_at is not None and at < fetched_at:
             continue
         merged = merge_member(state.profile, members[tag], clan_tag, name)
-        changes.append(observe(state, merged, at, source=LIST, list_of=clan_tag))
+        changes.append(
+            observe(state, merged, _later(at, fetched_at), source=LIST, list_of=clan_tag)
+        )
     # A member never read in full is due at once (the list lacks some stats).
     await schedule.due_now(con, first_seen)
     joined = await player_state.save_changes(con, changes, joins)
     await feeds.enqueue_events(con, joined)
     await schedule.unschedule_orphans(con, leavers, at)
     return len(events) + len(joined)
+
+
+def _later(at: datetime, fetched_at: datetime | None) -> datetime:
+    """Two readings of a player at the same instant (two endpoints in one poll, a lookup
+    racing a poll, a clock that did not move) are kept in the order they are written:
+    one history row per instant, never one rewritten into its predecessor's twin."""
+    if fetched_at is not None and at == fetched_at:
+        return at + timedelta(microseconds=1)
+    return at
 
 
 async def record_events(con: asyncpg.Connection, events: Sequence[Event]) -> int:

@@ -100,7 +100,7 @@ def parse_war(
     Raises ``WarPayloadError`` for a body that is not a war of ``clan_tag``.
     """
     state = data.get("state")
-    if state in ("notInWar", None) and war_tag is None:
+    if state in ("notInWar", None):
         return None
     if state not in WAR_STATES:
         raise WarPayloadError(f"unknown war state {state!r}")

@@ -4,9 +4,11 @@ The API keeps no per-member attacks once a war is over (the war log has only
 results), so wars are read while they run: one ``/currentwar`` request per
 tracked clan per WAR_INTERVAL_SECONDS. During the Clan War League (the first
 days of a month) ``/currentwar`` says notInWar and the clan's league group
-names the round wars; the clan's war of each round is found once, then only
-the rounds still running are read, at most as often as the API refreshes
-them (10 minutes).
+names the round wars; the clan's war of each round is found once (the group
+is read at most as often as the API refreshes it, 10 minutes), then read by
+its war tag on every poll until it is seen ended.
+
+Friendly wars are not tracked: they count for nothing in the game.
 
 A war seen ended is closed with its result; a war that ended between two
 polls (the next war's preparation, or nothing, is seen first) is closed from
@@ -48,9 +50,13 @@ from db.model import WarSnapshot
 
 log = logging.getLogger(__name__)
 
+# A round war the API no longer serves (404) is closed as it stands this long after its end.
 CWL_CLOSE_AFTER = timedelta(hours=2)
-# Seconds the API may serve a cached /currentwar answer (its max-age).
+# Seconds the API may serve a cached answer (max-age): /currentwar, and a league war.
 CACHE_AGE = 120.0
+LEAGUE_CACHE_AGE = 600.0
+# How far this host's clock may be behind the API's.
+CLOCK_SKEW = timedelta(minutes=10)
 
 
 @dataclass
@@ -58,7 +64,8 @@ class WarOptions:
     batch_size: int = 20
     concurrency: int = 8
     request_deadline: float = 15.0
-    lease_seconds: float = 120.0
+    # Longer than a clan's poll can take: a first league read is up to 29 requests.
+    lease_seconds: float = 300.0
     retry_delay: float = 30.0
     # A clan whose war log is private is asked this many times less often.
     private_factor: float = 4.0
@@ -142,6 +149,7 @@ class WarPoller:
         private_since = row["private_since"]
         delay, error = self.interval, None
         try:
+            at_war = False
             try:
                 async with self._requests:
                     body = await self.clash.get_current_war(
@@ -153,11 +161,15 @@ class WarPoller:
                 private_since = private_since or self.clock()
                 delay = self.interval * self.options.private_factor
                 await self._write(clan_tag, None, self.clock(), None)
-                war: WarSnapshot | None = None
             else:
                 private_since = None
                 at = self.clock()
                 war = parse_war(body, clan_tag=clan_tag)
+                at_war = war is not None
+                if war is not None and war.is_friendly:
+                    # Friendly wars count for nothing in the game: not tracked. Seeing one
+                    # still tells that no clan war runs.
+                    war = None
                 # A war that ended between two polls is completed from the war log before
                 # it is closed, so that its war_end post carries the final result.
                 log_entries = None
@@ -165,8 +177,11 @@ class WarPoller:
                     log_entries = await self._war_log(clan_tag)
                 await self._write(clan_tag, war, at, log_entries)
                 delay = self._until_settled(war, at, delay)
-            # League wars are public even when the war log is private.
-            if war is None and self._league_time(self.clock(), row):
+            # League wars are public even when the war log is private. The open round
+            # wars are read whatever /currentwar shows (a clan war may follow the last
+            # round at once); the group, to find new rounds, in the league's days.
+            delay = await self._poll_rounds(clan_tag, delay)
+            if not at_war and self._league_time(self.clock(), row):
                 await self._poll_league(clan_tag, self.clock())
         except (ApiMaintenance, ApiRateLimited, ApiAccessDenied) as exc:
             # The player tracker pauses every process on these; this clan is simply due
@@ -200,28 +215,20 @@ class WarPoller:
         return read is None or (at - read).total_seconds() >= self.options.league_refresh
 
     @staticmethod
-    def _unseen_end(w: wars.OpenWar, current_id: int | None, at: datetime) -> bool:
-        """Whether open regular war ``w`` ended between two polls: another war (its
-        preparation) was seen first, or no war once its end has passed (a war in progress
-        is not replaced)."""
-        return (
-            w.war_tag is None
-            and w.id != current_id
-            and (current_id is not None or w.end_time <= at)
-        )
+    def _ended_unseen(w: wars.OpenWar, war: WarSnapshot | None, at: datetime) -> bool:
+        """Whether open clan war ``w`` ended between two polls: a war prepared after it was
+        seen (an answer about an earlier war, from another cache, ends nothing), or no war
+        once its end has passed (a war in progress is not replaced)."""
+        if w.war_tag is not None:
+            return False  # round wars are read by their war tag (_poll_rounds)
+        if war is None:
+            return w.end_time <= at
+        return w.preparation_start < war.preparation_start
 
     async def _ends_unseen(self, clan_tag: str, war: WarSnapshot | None, at: datetime) -> bool:
         async with self.pool.acquire() as con:
             open_wars = await wars.open_wars(con, clan_tag)
-        current = None
-        if war is not None:
-            current = (war.opponent_tag, war.preparation_start)
-        return any(
-            w.war_tag is None
-            and (w.opponent_tag, w.preparation_start) != current
-            and (current is not None or w.end_time <= at)
-            for w in open_wars
-        )
+        return any(self._ended_unseen(w, war, at) for w in open_wars)
 
     async def _write(
         self,
@@ -233,26 +240,32 @@ class WarPoller:
         """Store a reading of the clan's war and close what ended."""
         async with self.pool.acquire() as con, con.transaction():
             open_wars = await wars.open_wars(con, clan_tag)
-            current_id = await self._save(con, war, at) if war is not None else None
+            if war is not None:
+                await self._save(con, war, at)
             for w in open_wars:
-                if w.id == current_id:
+                if not self._ended_unseen(w, war, at):
                     continue
-                if w.war_tag is not None:
-                    # A CWL round war is closed by its own round's reading; one never seen
-                    # ended well after its end (the league over) is closed as it stands.
-                    if w.end_time + CWL_CLOSE_AFTER <= at:
-                        await self._close(con, w.id, clan_tag, at, "unseen")
+                if w.end_time - CLOCK_SKEW > at:
+                    # A war never ends early: one replaced before its end was cancelled (or
+                    # never was, an odd answer): nothing to post, nobody missed anything.
+                    await self._close(con, w.id, clan_tag, at, "cancelled", post=False)
                     continue
-                if self._unseen_end(w, current_id, at):
-                    entry = await self._complete(con, w.id, log_entries)
-                    result = entry.get("result") if entry else None
-                    if not isinstance(result, str):
-                        result = None
-                    await self._close(con, w.id, clan_tag, at, "unseen", result)
+                entry = await self._complete(con, w.id, log_entries)
+                result = entry.get("result") if entry else None
+                if not isinstance(result, str):
+                    result = None
+                await self._close(con, w.id, clan_tag, at, "unseen", result)
 
     async def _save(self, con: asyncpg.Connection, war: WarSnapshot, at: datetime) -> int:
         saved = await wars.save_snapshot(con, war, at)
         if saved.closed:
+            return saved.war_id
+        if saved.created and war.state == "warEnded":
+            # First seen over (a clan tracked after its war, past league rounds): stored
+            # for the records, not posted as news.
+            await self._close(
+                con, saved.war_id, war.clan_tag, at, "seen", result_of(war), post=False
+            )
             return saved.war_id
         events = attack_events(war, saved.new_attacks, at)
         ids = await player_state.insert_events(con, events)
@@ -269,9 +282,13 @@ class WarPoller:
         at: datetime,
         how: str,
         result: str | None = None,
+        *,
+        post: bool = True,
     ) -> bool:
         if not await wars.close_war(con, war_id, at, how, result):
             return False
+        if not post:
+            return True
         row = await wars.get_war(con, war_id)
         missed = await wars.missed(con, war_id)
         ids = await player_state.insert_events(con, [end_event(row, missed, at)])
@@ -314,7 +331,42 @@ class WarPoller:
 
     # -- the league ------------------------------------------------------------------
 
+    async def _poll_rounds(self, clan_tag: str, delay: float) -> float:
+        """Read each open round war of the clan by its war tag; return ``delay``, shortened
+        to when a round's end surely shows (so that its last attacks are read). A round the
+        API no longer serves is closed as it stands, well after its end."""
+        async with self.pool.acquire() as con:
+            rounds = [w for w in await wars.open_wars(con, clan_tag) if w.war_tag is not None]
+        for w in rounds:
+            assert w.war_tag is not None
+            async with self._requests:
+                body = await self.clash.get_league_war(
+                    w.war_tag, deadline=self.options.request_deadline
+                )
+            at = self.clock()
+            war = None
+            if body is not None and clan_tag in _clan_tags(body):
+                war = parse_war(
+                    body,
+                    clan_tag=clan_tag,
+                    war_tag=w.war_tag,
+                    league_season=w.league_season,
+                    cwl_round=w.cwl_round,
+                )
+            async with self.pool.acquire() as con, con.transaction():
+                if war is not None:
+                    await self._save(con, war, at)
+                elif w.end_time + CWL_CLOSE_AFTER <= at:
+                    await self._close(con, w.id, clan_tag, at, "unseen")
+            if war is None or war.state != "warEnded":
+                settled = (w.end_time - at).total_seconds() + LEAGUE_CACHE_AGE + 5.0
+                if settled > 0:
+                    delay = min(delay, settled)
+        return delay
+
     async def _poll_league(self, clan_tag: str, at: datetime) -> None:
+        """Find the clan's war of each round not known yet (the group names a round's wars,
+        not which is the clan's)."""
         async with self._requests:
             group = await self.clash.get_league_group(
                 clan_tag, deadline=self.options.request_deadline
@@ -322,7 +374,6 @@ class WarPoller:
         season = group.get("season") if group else None
         async with self.pool.acquire() as con:
             await wars.league_read(con, clan_tag, season if isinstance(season, str) else None, at)
-            closed = await wars.closed_war_tags(con, clan_tag, season) if season else set()
         if not group or not isinstance(season, str):
             return
         for number, round_ in enumerate(group.get("rounds") or (), start=1):
@@ -331,10 +382,9 @@ class WarPoller:
             if not tags:
                 continue
             async with self.pool.acquire() as con:
-                known = await wars.cwl_round_war(con, clan_tag, season, number)
-            if known in closed:
-                continue
-            for war_tag in [known] if known else tags:
+                if await wars.cwl_round_war(con, clan_tag, season, number):
+                    continue  # found before: read by its war tag while open
+            for war_tag in tags:
                 async with self._requests:
                     body = await self.clash.get_league_war(
                         war_tag, deadline=self.options.request_deadline
@@ -348,9 +398,9 @@ class WarPoller:
                     league_season=season,
                     cwl_round=number,
                 )
-                async with self.pool.acquire() as con, con.transaction():
-                    await wars.save_cwl_round(con, clan_tag, season, number, war_tag)
-                    if war is not None:
+                if war is not None:  # else found again on a later read
+                    async with self.pool.acquire() as con, con.transaction():
+                        await wars.save_cwl_round(con, clan_tag, season, number, war_tag)
                         await self._save(con, war, self.clock())
                 break
 

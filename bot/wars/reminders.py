@@ -4,7 +4,9 @@ Each war is reminded once per guild and clan, also across restarts and with
 several processes: the post is claimed in the database first (one process
 wins), posted with a nonce made from the claim, and marked sent after. A
 claim left unsent by a process that died is posted again, with the same
-nonce, while the war still runs. A war that ends first, or a reminder set
+nonce, while the war still runs and the reminder is set (to its channel
+then). A lineup too long for one message is posted in parts, each marked
+when it is out. A war that ends first, or a reminder set
 after its moment, does not post.
 """
 
@@ -37,28 +39,36 @@ MAX_CONTENT = 2000
 MAX_MENTIONS = 100  # Discord's limit of users in allowed_mentions
 
 
-def reminder_message(war: Any, members: Sequence[Any]) -> tuple[str, list[int]]:
+def reminder_messages(war: Any, members: Sequence[Any]) -> list[tuple[str, list[int]]]:
     """The post's text and the Discord users it mentions: those linked to the members with
-    attacks left that the text names (nobody else; never a role or everyone)."""
+    attacks left that the text names (nobody else; never a role or everyone). A lineup
+    too long for one message goes on in more, so that every member is named."""
     left = [m for m in members if m["left_"] > 0]
     kind = "CWL war" if war["war_tag"] else "war"
     text = (
         f"⚔️ The {kind} against **{literal(war['opponent_name'])}** ends "
         f"{timestamp(war['end_time'])}. {sum(m['left_'] for m in left)} attack(s) left:"
     )
+    parts: list[tuple[str, list[int]]] = []
     users: list[int] = []
-    for i, m in enumerate(left):
+    for m in left:
         user = m["user_id"]
         mention = f" <@{user}>" if user is not None else ""
         line = f"• {literal(m['name'])} (TH{m['town_hall']}, {m['left_']} left){mention}"
-        # Room kept for the closing line.
-        if len(text) + 1 + len(line) + 24 > MAX_CONTENT:
-            text += f"\n… and {len(left) - i} more"
-            break
+        if len(text) + 1 + len(line) > MAX_CONTENT or len(users) >= MAX_MENTIONS:
+            parts.append((text, users))
+            text, users = "(continued)", []
         text += "\n" + line
-        if user is not None and user not in users and len(users) < MAX_MENTIONS:
+        if user is not None and user not in users:
             users.append(user)
-    return text, users
+    parts.append((text, users))
+    return parts
+
+
+def nonce(post_id: int, part: int) -> str:
+    """The part's nonce: a post resumed after a crash is not posted twice (within the
+    minutes Discord remembers nonces)."""
+    return f"warrem-{post_id}" if part == 0 else f"warrem-{post_id}-{part}"
 
 
 class WarReminders:
@@ -134,28 +144,35 @@ class WarReminders:
                 await war_reminders.drop(con, post["id"], "no attack left")
                 return
             await war_reminders.attempt(con, post["id"])
-        text, users = reminder_message(post, members)
-        payload = {
-            "content": text,
-            "nonce": f"warrem-{post['id']}",
-            "enforce_nonce": True,
-            "allowed_mentions": {"parse": [], "users": [str(u) for u in users]},
-        }
-        route = Route("POST", "/channels/{channel_id}/messages", channel_id=post["channel_id"])
-        try:
-            message = await self.bot.http.request(route, json=payload)
-        except (discord.Forbidden, discord.NotFound) as exc:
+        parts = reminder_messages(post, members)
+        channel_id = post["channel_id"]
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        for n in range(post["parts_sent"], len(parts)):
+            text, users = parts[n]
+            payload = {
+                "content": text,
+                "nonce": nonce(post["id"], n),
+                "enforce_nonce": True,
+                "allowed_mentions": {"parse": [], "users": [str(u) for u in users]},
+            }
+            try:
+                message = await self.bot.http.request(route, json=payload)
+            except (discord.Forbidden, discord.NotFound) as exc:
+                async with self.pool.acquire() as con:
+                    await war_reminders.drop(con, post["id"], f"Discord refused: {exc.status}")
+                log.warning(
+                    "war reminder for %s not posted in channel %s: %s",
+                    post["clan_tag"],
+                    channel_id,
+                    exc,
+                )
+                return
+            except (discord.HTTPException, *TRANSIENT) as exc:
+                log.warning("war reminder %s not posted yet (%r); retrying", post["id"], exc)
+                return
             async with self.pool.acquire() as con:
-                await war_reminders.drop(con, post["id"], f"Discord refused: {exc.status}")
-            log.warning(
-                "war reminder for %s not posted in channel %s: %s",
-                post["clan_tag"],
-                post["channel_id"],
-                exc,
-            )
-            return
-        except (discord.HTTPException, *TRANSIENT) as exc:
-            log.warning("war reminder %s not posted yet (%r); retrying", post["id"], exc)
-            return
+                await war_reminders.part_sent(
+                    con, post["id"], n + 1, int(message["id"]), channel_id
+                )
         async with self.pool.acquire() as con:
-            await war_reminders.sent(con, post["id"], int(message["id"]))
+            await war_reminders.sent(con, post["id"])

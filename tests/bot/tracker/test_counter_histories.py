@@ -398,3 +398,21 @@ def test_a_late_answer_read_just_past_the_grace_is_judged_by_its_data() -> None:
     assert late.held
     state = apply(late.state, _list(end + timedelta(hours=2, seconds=30), "#A", 400, 30)).state
     assert _totals(state) == (400, 30)
+
+
+def test_a_cached_list_from_before_a_rejoin_only_the_witness_showed() -> None:
+    # The profile shows no drop (the counter was at 0 before), only the achievements
+    # rose: a leave and rejoin hid the donation. The clan's list, cached from before the
+    # rejoin, still shows it on the counter: it was credited by the witness already.
+    state = first_reading(_profile(T0, "#A", 0, 0, 10_000)).state
+    witnessed = apply(state, _profile(T0 + timedelta(minutes=1), "#A", 0, 0, 10_001))
+    assert witnessed.donations == 1
+    cached = apply(
+        witnessed.state, CounterReading(LIST, T0 + timedelta(minutes=2), "#A", 1, 0, list_of="#A")
+    )
+    assert cached.hold is Hold.STALE and cached.state.donations_total == 1
+    # Past its cache age the list is fresh again: a new donation counts.
+    later = apply(
+        cached.state, CounterReading(LIST, T0 + timedelta(minutes=4), "#A", 2, 0, list_of="#A")
+    )
+    assert later.donations == 2 and later.state.donations_total == 3

@@ -80,6 +80,7 @@ class Fought:
     war: ScriptedWar
     seen_attacks: int = 0  # attacks made before the last poll that read this war
     seen_states: set[str] = field(default_factory=set)
+    first_state: str | None = None  # what the first poll that read it showed
     bodies: list[dict[str, Any]] = field(default_factory=list)  # answers served so far
 
 
@@ -176,7 +177,8 @@ class WarTimeline(RuleBasedStateMachine):
             lineup(OURS[:size], town_hall=[15, 14, 13, 12][:size]),
             lineup(THEIRS[:size], town_hall=[16, 14, 12, 12][:size]),
             preparation_start=self.clock.now,
-            preparation=timedelta(hours=1),
+            # Not a friendly war's preparation length (those are not tracked).
+            preparation=timedelta(hours=3),
             battle=timedelta(hours=2),
             attacks_per_member=per_member,
         )
@@ -249,6 +251,7 @@ class WarTimeline(RuleBasedStateMachine):
     def _saw(self, fought: Fought) -> None:
         fought.seen_attacks = len(fought.war.attacks)
         fought.seen_states.add(fought.war.state)
+        fought.first_state = fought.first_state or fought.war.state
         fought.bodies.append(fought.war.body(CLAN))
 
     def _served(self) -> Fought | None:
@@ -280,6 +283,23 @@ class WarTimeline(RuleBasedStateMachine):
             self.api.serve_war(served.war)
         FIGURES.stale_answers += 1
         self._count("older answer")
+
+    @precondition(lambda self: len(self.fought) > 1 and bool(self.fought[-2].bodies))
+    @rule(data=st.data())
+    def poll_gets_the_previous_wars_answer(self, data: st.DataObject) -> None:
+        """Another cache serves an answer about the war before: it ends nothing newer."""
+        old = data.draw(st.sampled_from(self.fought[-2].bodies))
+        served = self._served()
+        self.api.set_war(CLAN, old)
+        try:
+            self.run(self._poll(self.pollers[:1]))
+        finally:
+            if served is not None:
+                self.api.serve_war(served.war)
+            else:
+                self.api.set_war(CLAN, None)
+        FIGURES.stale_answers += 1
+        self._count("previous war's answer")
 
     # -- what must hold -------------------------------------------------------------------
 
@@ -317,7 +337,9 @@ class WarTimeline(RuleBasedStateMachine):
             assert orders[: fought.seen_attacks] == list(range(1, fought.seen_attacks + 1))
             assert len(orders) <= len(fought.war.attacks)
         posted = [e for e in events if e["kind"] == "war_attack"]
-        ours = [a for a in attacks if a["attacker_side"] == "clan"]
+        # A war first read over is stored, not posted (it is not news).
+        quiet = {w["id"] for w in wars if by_id[w["id"]].first_state == "warEnded"}
+        ours = [a for a in attacks if a["attacker_side"] == "clan" and a["war_id"] not in quiet]
         assert sorted((e["tag"], e["delta"]) for e in posted) == sorted(
             (a["attacker_tag"], a["stars"]) for a in ours
         )
@@ -330,7 +352,8 @@ class WarTimeline(RuleBasedStateMachine):
         assert [w["preparation_start"] for w in wars] == [f.war.preparation_start for f in polled]
         ends = [e for e in events if e["kind"] == "war_end"]
         closed = [w for w in wars if w["closed_at"] is not None]
-        assert len(ends) == len(closed)
+        quiet = [w for w in closed if by_start[w["preparation_start"]].first_state == "warEnded"]
+        assert len(ends) == len(closed) - len(quiet)
         for w in closed:
             fought = by_start[w["preparation_start"]]
             war = fought.war
@@ -359,6 +382,9 @@ class WarTimeline(RuleBasedStateMachine):
                     assert w["result"] == war.result(CLAN)
                 else:
                     assert w["result"] is None
+            if w in quiet:
+                assert not [e for e in ends if e["detail"]["war_id"] == w["id"]]
+                continue
             (end,) = [e for e in ends if e["detail"]["war_id"] == w["id"]]
             assert {m["tag"]: m["missed"] for m in end["detail"]["missed"]} == {
                 t: n for t, n in shown_missed.items() if n > 0
