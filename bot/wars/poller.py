@@ -19,7 +19,6 @@ public.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -42,9 +41,9 @@ from bot.settings import Settings
 from bot.timeutil import utcnow
 from bot.tracker.batches import wait_or_stop
 from bot.tracker.engine import owner_id
-from bot.wars.events import attack_events, end_event, result_of
-from bot.wars.parse import WarPayloadError, api_time, parse_war
-from db import feeds, player_state, tracker_status, wars
+from bot.wars import store
+from bot.wars.parse import WarPayloadError, parse_war
+from db import tracker_status, wars
 from db.errors import is_unavailable
 from db.model import WarSnapshot
 
@@ -241,60 +240,20 @@ class WarPoller:
         async with self.pool.acquire() as con, con.transaction():
             open_wars = await wars.open_wars(con, clan_tag)
             if war is not None:
-                await self._save(con, war, at)
+                await store.save(con, war, at)
             for w in open_wars:
                 if not self._ended_unseen(w, war, at):
                     continue
                 if w.end_time - CLOCK_SKEW > at:
                     # A war never ends early: one replaced before its end was cancelled (or
                     # never was, an odd answer): nothing to post, nobody missed anything.
-                    await self._close(con, w.id, clan_tag, at, "cancelled", post=False)
+                    await store.close(con, w.id, clan_tag, at, "cancelled", post=False)
                     continue
-                entry = await self._complete(con, w.id, log_entries)
+                entry = await store.complete(con, w.id, log_entries)
                 result = entry.get("result") if entry else None
                 if not isinstance(result, str):
                     result = None
-                await self._close(con, w.id, clan_tag, at, "unseen", result)
-
-    async def _save(self, con: asyncpg.Connection, war: WarSnapshot, at: datetime) -> int:
-        saved = await wars.save_snapshot(con, war, at)
-        if saved.closed:
-            return saved.war_id
-        if saved.created and war.state == "warEnded":
-            # First seen over (a clan tracked after its war, past league rounds): stored
-            # for the records, not posted as news.
-            await self._close(
-                con, saved.war_id, war.clan_tag, at, "seen", result_of(war), post=False
-            )
-            return saved.war_id
-        events = attack_events(war, saved.new_attacks, at)
-        ids = await player_state.insert_events(con, events)
-        await feeds.enqueue_clan_events(con, ids, war.clan_tag)
-        if war.state == "warEnded":
-            await self._close(con, saved.war_id, war.clan_tag, at, "seen", result_of(war))
-        return saved.war_id
-
-    async def _close(
-        self,
-        con: asyncpg.Connection,
-        war_id: int,
-        clan_tag: str,
-        at: datetime,
-        how: str,
-        result: str | None = None,
-        *,
-        post: bool = True,
-    ) -> bool:
-        if not await wars.close_war(con, war_id, at, how, result):
-            return False
-        if not post:
-            return True
-        row = await wars.get_war(con, war_id)
-        missed = await wars.missed(con, war_id)
-        ids = await player_state.insert_events(con, [end_event(row, missed, at)])
-        await feeds.enqueue_clan_events(con, ids, clan_tag)
-        log.info("war %s of %s closed (%s, %s)", war_id, clan_tag, how, result or "result unknown")
-        return True
+                await store.close(con, w.id, clan_tag, at, "unseen", result)
 
     async def _war_log(self, clan_tag: str) -> list[dict[str, Any]] | None:
         try:
@@ -305,29 +264,6 @@ class WarPoller:
         except UserFacingError as exc:
             log.info("war log of %s not read (%s): totals from the last poll", clan_tag, exc)
             return None
-
-    async def _complete(
-        self, con: asyncpg.Connection, war_id: int, entries: list[dict[str, Any]] | None
-    ) -> dict[str, Any] | None:
-        """A war that ended unseen: its final totals from the war log where it is public
-        (the log has no attacks: its missed attacks stay as last seen)."""
-        row = await wars.get_war(con, war_id)
-        entry = _log_entry(entries or [], row)
-        if entry is None:
-            return None
-        ours, theirs = entry.get("clan") or {}, entry.get("opponent") or {}
-        result = entry.get("result")
-        await wars.complete_from_log(
-            con,
-            war_id,
-            clan_stars=_int(ours, "stars"),
-            clan_destruction=_float(ours, "destructionPercentage"),
-            clan_attacks=_int(ours, "attacks"),
-            opponent_stars=_int(theirs, "stars"),
-            opponent_destruction=_float(theirs, "destructionPercentage"),
-            result=result if isinstance(result, str) else None,
-        )
-        return entry
 
     # -- the league ------------------------------------------------------------------
 
@@ -355,9 +291,9 @@ class WarPoller:
                 )
             async with self.pool.acquire() as con, con.transaction():
                 if war is not None:
-                    await self._save(con, war, at)
+                    await store.save(con, war, at)
                 elif w.end_time + CWL_CLOSE_AFTER <= at:
-                    await self._close(con, w.id, clan_tag, at, "unseen")
+                    await store.close(con, w.id, clan_tag, at, "unseen")
             if war is None or war.state != "warEnded":
                 settled = (w.end_time - at).total_seconds() + LEAGUE_CACHE_AGE + 5.0
                 if settled > 0:
@@ -401,7 +337,7 @@ class WarPoller:
                 if war is not None:  # else found again on a later read
                     async with self.pool.acquire() as con, con.transaction():
                         await wars.save_cwl_round(con, clan_tag, season, number, war_tag)
-                        await self._save(con, war, self.clock())
+                        await store.save(con, war, self.clock())
                 break
 
 
@@ -411,25 +347,3 @@ def _clan_tags(body: dict[str, Any]) -> set[str]:
         for side in (body.get("clan"), body.get("opponent"))
         if isinstance(side, dict) and isinstance(side.get("tag"), str)
     }
-
-
-def _log_entry(entries: list[dict[str, Any]], war: asyncpg.Record) -> dict[str, Any] | None:
-    """The war log's entry for ``war``: the same opponent, ending at the same moment."""
-    for entry in entries:
-        opponent = entry.get("opponent") if isinstance(entry.get("opponent"), dict) else {}
-        if opponent.get("tag") != war["opponent_tag"]:
-            continue
-        with contextlib.suppress(WarPayloadError):
-            if abs(api_time(entry.get("endTime")) - war["end_time"]) <= timedelta(minutes=1):
-                return entry
-    return None
-
-
-def _int(data: dict[str, Any], key: str) -> int:
-    value = data.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _float(data: dict[str, Any], key: str) -> float:
-    value = data.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0

@@ -12,8 +12,17 @@ from bot.timeutil import utcnow
 from bot.wars.reminders import WarReminders
 from db import war_reminders
 from tests.cogs.test_feed import channel_option, deny_bot
-from tests.cogs.war_helpers import CLAN, OURS, THEIRS, poll_wars, running_war, track_clan
+from tests.cogs.war_helpers import (
+    CLAN,
+    OPPONENT,
+    OURS,
+    THEIRS,
+    poll_wars,
+    running_war,
+    track_clan,
+)
 from tests.db.test_history import link
+from tests.fakes.wars import ScriptedWar, lineup
 from tests.harness import GUILD_ID, MANAGE_GUILD, Harness, opt, sub
 
 CHANNEL = 5001
@@ -222,3 +231,47 @@ async def test_a_channel_that_refuses_drops_the_reminder(harness: Harness) -> No
             "SELECT skipped FROM war_reminder_posts WHERE guild_id = $1", GUILD_ID
         )
     assert why == "Discord refused: 403"
+
+
+async def test_a_long_lineup_is_reminded_in_parts_naming_everyone_once(harness: Harness) -> None:
+    """50 members with attacks left, each linked: the reminder goes out in as many
+    messages as 2000 characters take, each pinging the members it names; a process that
+    died after the first part posts only the rest."""
+    harness.discord.add_channel(GUILD_ID, CHANNEL)
+    await track_clan(harness)
+    await set_reminder(harness, 2)
+    alphabet = "0289PYLQGRJCUV"
+    ours = [f"#8{a}{b}" for a in alphabet for b in alphabet][:50]
+    theirs = [f"#9{a}{b}" for a in alphabet for b in alphabet][:50]
+    war = ScriptedWar(
+        CLAN,
+        "Our Clan",
+        OPPONENT,
+        "Their Clan",
+        lineup(ours, names=[f"Member_number_{n:02d}" for n in range(50)]),
+        lineup(theirs),
+        preparation_start=utcnow() + timedelta(hours=3) - timedelta(hours=47),
+    )
+    war.begin_battle()
+    harness.coc.serve_war(war)
+    async with harness.pool.acquire() as con:
+        for n, tag in enumerate(ours):
+            await link(con, tag, 1000 + n)
+    await poll_wars(harness)
+    task = reminders(harness)
+    task.clock = at(timedelta(hours=1, seconds=5))
+    await task.run_once()
+    posts = harness.discord.channel_messages[CHANNEL]
+    assert len(posts) >= 2 and all(len(p.content) <= 2000 for p in posts)
+    named = [line for p in posts for line in p.content.splitlines() if line.startswith("• ")]
+    assert len(named) == 50
+    mentioned = [m["id"] for p in posts for m in p.raw["mentions"]]
+    assert sorted(mentioned) == sorted(str(1000 + n) for n in range(50))
+    assert len({p.nonce for p in posts}) == len(posts)
+    # A process that died after the first part: the rest only, with the same nonces.
+    async with harness.pool.acquire() as con:
+        await con.execute("UPDATE war_reminder_posts SET sent_at = NULL, parts_sent = 1")
+    restarted = WarReminders(harness.bot)
+    restarted.clock = task.clock
+    await restarted.run_once()
+    assert len(harness.discord.channel_messages[CHANNEL]) == len(posts)

@@ -133,6 +133,30 @@ async def test_donations_just_before_a_move_between_tracked_clans_are_found(env:
     assert await totals(env, A) == (170, 0)
 
 
+async def test_what_a_player_donated_while_nobody_tracked_them_is_not_credited(
+    env: Env,
+) -> None:
+    """A leaves the tracked clan X for an hour (nobody tracks A then), donates 70
+    elsewhere and comes back: the achievements show 70 more, but those were donated while
+    untracked; crediting them would date them at the return. The witness is dropped."""
+    tracker = await env.new_tracker()
+    env.api.set_player(member(A, X, donations=100))
+    env.api.set_clan(make_clan(X, [member(A, X, donations=100)]))
+    await env.track_clan(X)
+    await env.poll(tracker)
+    env.api.set_clan(make_clan(X, []))
+    env.api.set_player(member(A, None, donations=0))
+    await poll_clans(env, tracker)
+    env.clock.advance(minutes=60)
+    back = member(A, X, donations=0, lifetime=LIFETIME + 170)
+    env.api.set_player(back)
+    env.api.set_clan(make_clan(X, [back]))
+    await poll_clans(env, tracker)
+    await env.poll(tracker)
+    assert await totals(env, A) == (100, 0)
+    assert [e[4] for e in await env.events(A) if e[1] == "donations"] == []
+
+
 async def test_a_leave_and_rejoin_between_polls_is_found_by_the_achievements(env: Env) -> None:
     tracker = await env.new_tracker()
     await env.track(A)
