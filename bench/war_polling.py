@@ -158,19 +158,24 @@ async def during_league(dsn: str, seconds: float, interval: float) -> dict[str, 
             await api.stop()
     first, total = counts
     n = len(clans)
-    league = ("leaguegroup", "league war")
-    first_read = sum(first[k] for k in league) / n
+    # The group is read once a refresh (to find new rounds); the clan's open round wars at
+    # every poll. The first read also tries each round's wars to find the clan's.
     refreshes = math.ceil(seconds / LEAGUE_REFRESH)
-    later = (sum(total[k] for k in league) / n - first_read) / (refreshes - 1)
+    group = (total["leaguegroup"] - first["leaguegroup"]) / n / (refreshes - 1)
+    later_intervals = (seconds - (LEAGUE_REFRESH - 5)) / interval
+    rounds = (total["league war"] - first["league war"]) / n / later_intervals
     current = total["currentwar"] / n / (seconds / interval)
     return {
         "clans": n,
         "requests": dict(total),
         "currentwar_per_clan_per_interval": round(current, 3),
-        "league_requests_per_clan_first_read": round(first_read, 2),
-        "league_requests_per_clan_per_later_refresh": round(later, 2),
+        "league_requests_per_clan_first_read": round(
+            (first["leaguegroup"] + first["league war"]) / n, 2
+        ),
+        "leaguegroup_per_clan_per_refresh": round(group, 2),
+        "round_wars_per_clan_per_interval": round(rounds, 2),
         "per_clan_per_hour_at_defaults": round(
-            current * 3600 / DEFAULT_INTERVAL + later * 3600 / REAL_LEAGUE_REFRESH, 2
+            (current + rounds) * 3600 / DEFAULT_INTERVAL + group * 3600 / REAL_LEAGUE_REFRESH, 2
         ),
     }
 

@@ -255,7 +255,8 @@ class WarSnapshot:
     @property
     def is_friendly(self) -> bool:
         """A friendly war: its preparation is one of the lengths a friendly challenge
-        offers (a clan war's is 23 hours). The same rule as coc.py's ``ClanWar.type``."""
+        offers (a clan war's is 23 hours). coc.py's ``ClanWar.type`` uses the same list,
+        though its check never matches 24 hours; migration 0006 uses it too."""
         if self.war_tag is not None:
             return False
         return (self.start_time - self.preparation_start).total_seconds() in FRIENDLY_PREPARATIONS

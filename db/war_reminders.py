@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -26,6 +27,7 @@ WHERE r.guild_id = $1 ORDER BY r.clan_tag
 # that war (a war is reminded once per guild and clan).
 DUE = """
 SELECT r.guild_id, r.clan_tag, r.channel_id, r.hours, r.set_at, w.id AS war_id, w.end_time,
+       w.start_time,
        w.opponent_name, w.attacks_per_member, w.war_tag
 FROM war_reminders r
 JOIN wars w ON w.clan_tag = r.clan_tag AND w.closed_at IS NULL
@@ -49,7 +51,7 @@ RETURNING id
 # its channel now).
 UNSENT = """
 SELECT p.id, p.guild_id, p.clan_tag, r.channel_id, p.war_id, p.attempts, p.parts_sent,
-       w.end_time, w.opponent_name, w.attacks_per_member, w.war_tag
+       p.named, w.end_time, w.opponent_name, w.attacks_per_member, w.war_tag
 FROM war_reminder_posts p JOIN wars w ON w.id = p.war_id
 JOIN war_reminders r ON r.guild_id = p.guild_id AND r.clan_tag = p.clan_tag
 WHERE p.sent_at IS NULL AND p.skipped IS NULL AND w.closed_at IS NULL AND $1 < w.end_time
@@ -58,10 +60,10 @@ ORDER BY p.id
 
 ATTEMPT = "UPDATE war_reminder_posts SET attempts = attempts + 1 WHERE id = $1"
 
-# One part of the post is out (the first part's message is the post's).
+# One part of the post is out, naming members $5 (the first part's message is the post's).
 PART_SENT = """
 UPDATE war_reminder_posts SET parts_sent = $2, message_id = coalesce(message_id, $3),
-    channel_id = $4
+    channel_id = $4, named = named || $5::text[]
 WHERE id = $1
 """
 
@@ -129,9 +131,14 @@ async def attempt(con: asyncpg.Connection, post_id: int) -> None:
 
 
 async def part_sent(
-    con: asyncpg.Connection, post_id: int, parts: int, message_id: int, channel_id: int
+    con: asyncpg.Connection,
+    post_id: int,
+    parts: int,
+    message_id: int,
+    channel_id: int,
+    named: Sequence[str],
 ) -> None:
-    await con.execute(PART_SENT, post_id, parts, message_id, channel_id)
+    await con.execute(PART_SENT, post_id, parts, message_id, channel_id, list(named))
 
 
 async def sent(con: asyncpg.Connection, post_id: int) -> None:

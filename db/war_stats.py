@@ -34,7 +34,8 @@ ORDER BY m.map_position
 WAR_POLL = "SELECT private_since, last_polled_at FROM war_polls WHERE clan_tag = $1"
 
 # A player's wars since $2 whose battle day began by $3 (a war in preparation has
-# nothing to count yet); a war still running misses nothing yet.
+# nothing to count yet), not cancelled; a war still running misses nothing yet, nor one
+# whose end nobody saw (closed 'untracked').
 PLAYER_WARS = """
 SELECT count(*) AS wars,
        count(*) FILTER (WHERE w.war_tag IS NOT NULL) AS cwl_wars,
@@ -45,6 +46,7 @@ SELECT count(*) AS wars,
        count(*) FILTER (WHERE w.closed_at IS NULL) AS running
 FROM war_members m JOIN wars w ON w.id = m.war_id
 WHERE m.tag = $1 AND m.side = 'clan' AND m.war_end >= $2 AND w.start_time <= $3
+  AND w.closed_how IS DISTINCT FROM 'cancelled'
 """
 
 # A player's attacks since $2, in all and by the Town Hall difference (defender
@@ -102,6 +104,7 @@ JOIN LATERAL (
                     FILTER (WHERE w.closed_how IN ('seen', 'unseen')), 0) AS missed
     FROM war_members m JOIN wars w ON w.id = m.war_id
     WHERE m.tag = t.tag AND m.side = 'clan' AND m.war_end >= $2 AND w.start_time <= $4
+      AND w.closed_how IS DISTINCT FROM 'cancelled'
 ) ww ON ww.wars > 0
 LEFT JOIN LATERAL (
     SELECT count(*) AS attacks, sum(stars) AS stars,

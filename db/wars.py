@@ -16,7 +16,7 @@ import asyncpg
 from db.model import WarSnapshot
 
 # A newer reading of an open war updates it; a closed war is never reopened, except one
-# closed because nobody tracked its clan any more (tracked again while it runs).
+# closed because nobody tracked its clan any more, tracked again while it runs.
 UPSERT_WAR = """
 INSERT INTO wars (clan_tag, opponent_tag, preparation_start, start_time, end_time, state,
                   team_size, attacks_per_member, war_tag, league_season, cwl_round, clan_name,
@@ -33,7 +33,8 @@ ON CONFLICT (clan_tag, opponent_tag, preparation_start) DO UPDATE SET
     opponent_destruction = EXCLUDED.opponent_destruction,
     opponent_attacks = EXCLUDED.opponent_attacks, last_seen_at = EXCLUDED.last_seen_at,
     closed_at = NULL, closed_how = NULL
-WHERE (wars.closed_at IS NULL OR wars.closed_how = 'untracked')
+WHERE (wars.closed_at IS NULL
+       OR (wars.closed_how = 'untracked' AND EXCLUDED.state <> 'warEnded'))
   AND wars.last_seen_at <= EXCLUDED.last_seen_at
   -- An answer older than the one stored (another cache, another key) never takes a
   -- war back: attacks only add up, and the state only moves forward.
@@ -123,6 +124,11 @@ INSERT INTO war_polls (clan_tag) VALUES ($1) ON CONFLICT (clan_tag) DO NOTHING
 
 # Nobody tracks the clan any more: its open wars are closed as they stand, 'untracked'
 # (no post, and their missed attacks are not counted: nobody saw how they ended).
+# The clan is still polled; its row is locked until the writer's transaction ends, so an
+# untrack (which deletes the row and closes the open wars) waits for the write, or the
+# write sees the row gone and writes nothing.
+STILL_POLLED = "SELECT true FROM war_polls WHERE clan_tag = $1 FOR SHARE"
+
 UNSCHEDULE_ORPHAN = """
 WITH gone AS (
     DELETE FROM war_polls wp WHERE wp.clan_tag = $1
@@ -322,6 +328,11 @@ async def get_war(con: asyncpg.Connection, war_id: int) -> asyncpg.Record | None
 
 async def schedule_clan(con: asyncpg.Connection, clan_tag: str) -> None:
     await con.execute(SCHEDULE_CLAN, clan_tag)
+
+
+async def still_polled(con: asyncpg.Connection, clan_tag: str) -> bool:
+    """Lock the clan's poll row for the caller's transaction; False if it is gone."""
+    return bool(await con.fetchval(STILL_POLLED, clan_tag))
 
 
 async def unschedule_orphan(con: asyncpg.Connection, clan_tag: str) -> None:

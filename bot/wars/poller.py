@@ -54,8 +54,6 @@ CWL_CLOSE_AFTER = timedelta(hours=2)
 # Seconds the API may serve a cached answer (max-age): /currentwar, and a league war.
 CACHE_AGE = 120.0
 LEAGUE_CACHE_AGE = 600.0
-# How far this host's clock may be behind the API's.
-CLOCK_SKEW = timedelta(minutes=10)
 
 
 @dataclass
@@ -148,6 +146,8 @@ class WarPoller:
         private_since = row["private_since"]
         delay, error = self.interval, None
         try:
+            # A clan war in preparation or battle: no league round runs. (A clan's last war
+            # is answered warEnded for days, also during the league.)
             at_war = False
             try:
                 async with self._requests:
@@ -164,7 +164,7 @@ class WarPoller:
                 private_since = None
                 at = self.clock()
                 war = parse_war(body, clan_tag=clan_tag)
-                at_war = war is not None
+                at_war = war is not None and war.state != "warEnded"
                 if war is not None and war.is_friendly:
                     # Friendly wars count for nothing in the game: not tracked. Seeing one
                     # still tells that no clan war runs.
@@ -238,15 +238,18 @@ class WarPoller:
     ) -> None:
         """Store a reading of the clan's war and close what ended."""
         async with self.pool.acquire() as con, con.transaction():
+            if not await wars.still_polled(con, clan_tag):
+                return  # untracked meanwhile: its open wars were closed then
             open_wars = await wars.open_wars(con, clan_tag)
             if war is not None:
                 await store.save(con, war, at)
             for w in open_wars:
                 if not self._ended_unseen(w, war, at):
                     continue
-                if w.end_time - CLOCK_SKEW > at:
-                    # A war never ends early: one replaced before its end was cancelled (or
-                    # never was, an odd answer): nothing to post, nobody missed anything.
+                if war is not None and w.end_time > war.preparation_start:
+                    # A war never ends early: one replaced by a war prepared before its end
+                    # was cancelled (or never was, an odd answer): nothing to post, nobody
+                    # missed anything.
                     await store.close(con, w.id, clan_tag, at, "cancelled", post=False)
                     continue
                 entry = await store.complete(con, w.id, log_entries)
@@ -290,6 +293,8 @@ class WarPoller:
                     cwl_round=w.cwl_round,
                 )
             async with self.pool.acquire() as con, con.transaction():
+                if not await wars.still_polled(con, clan_tag):
+                    return delay
                 if war is not None:
                     await store.save(con, war, at)
                 elif w.end_time + CWL_CLOSE_AFTER <= at:
@@ -336,6 +341,8 @@ class WarPoller:
                 )
                 if war is not None:  # else found again on a later read
                     async with self.pool.acquire() as con, con.transaction():
+                        if not await wars.still_polled(con, clan_tag):
+                            return
                         await wars.save_cwl_round(con, clan_tag, season, number, war_tag)
                         await store.save(con, war, self.clock())
                 break

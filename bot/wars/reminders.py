@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,29 +40,44 @@ MAX_CONTENT = 2000
 MAX_MENTIONS = 100  # Discord's limit of users in allowed_mentions
 
 
-def reminder_messages(war: Any, members: Sequence[Any]) -> list[tuple[str, list[int]]]:
-    """The post's text and the Discord users it mentions: those linked to the members with
-    attacks left that the text names (nobody else; never a role or everyone). A lineup
-    too long for one message goes on in more, so that every member is named."""
+@dataclass(frozen=True, slots=True)
+class Part:
+    text: str
+    users: list[int]  # the Discord users it mentions
+    tags: list[str]  # the members it names
+
+
+def reminder_messages(war: Any, members: Sequence[Any], *, continued: bool = False) -> list[Part]:
+    """The post's messages: the members with attacks left, each pinging the Discord users
+    linked to the members it names (nobody else; never a role or everyone). A lineup too
+    long for one message goes on in more, so that every member is named. ``continued``:
+    the first parts are out already (``members`` are those they did not name)."""
     left = [m for m in members if m["left_"] > 0]
     kind = "CWL war" if war["war_tag"] else "war"
     text = (
-        f"⚔️ The {kind} against **{literal(war['opponent_name'])}** ends "
-        f"{timestamp(war['end_time'])}. {sum(m['left_'] for m in left)} attack(s) left:"
+        "(continued)"
+        if continued
+        else (
+            f"⚔️ The {kind} against **{literal(war['opponent_name'])}** ends "
+            f"{timestamp(war['end_time'])}. {sum(m['left_'] for m in left)} attack(s) left:"
+        )
     )
-    parts: list[tuple[str, list[int]]] = []
+    parts: list[Part] = []
     users: list[int] = []
+    tags: list[str] = []
     for m in left:
         user = m["user_id"]
         mention = f" <@{user}>" if user is not None else ""
         line = f"• {literal(m['name'])} (TH{m['town_hall']}, {m['left_']} left){mention}"
         if len(text) + 1 + len(line) > MAX_CONTENT or len(users) >= MAX_MENTIONS:
-            parts.append((text, users))
-            text, users = "(continued)", []
+            parts.append(Part(text, users, tags))
+            text, users, tags = "(continued)", [], []
         text += "\n" + line
+        tags.append(m["tag"])
         if user is not None and user not in users:
             users.append(user)
-    parts.append((text, users))
+    if tags or not parts:
+        parts.append(Part(text, users, tags))
     return parts
 
 
@@ -121,7 +137,8 @@ class WarReminders:
         async with self.pool.acquire() as con:
             due = await war_reminders.due(con, now)
             for r in due:
-                moment = r["end_time"] - timedelta(hours=r["hours"])
+                # Its hours before the end, or the battle day's start if that is later.
+                moment = max(r["end_time"] - timedelta(hours=r["hours"]), r["start_time"])
                 skipped = "set after its moment" if r["set_at"] > moment else None
                 await war_reminders.claim(
                     con, r["guild_id"], r["clan_tag"], r["war_id"], r["channel_id"], skipped
@@ -140,20 +157,26 @@ class WarReminders:
             members = await war_reminders.attacks_left(
                 con, post["war_id"], post["attacks_per_member"]
             )
+            # A resumed post names only those its parts did not (attacks made since
+            # would shift the parts).
+            members = [m for m in members if m["tag"] not in set(post["named"])]
             if not any(m["left_"] > 0 for m in members):
-                await war_reminders.drop(con, post["id"], "no attack left")
+                if post["parts_sent"]:
+                    await war_reminders.sent(con, post["id"])
+                else:
+                    await war_reminders.drop(con, post["id"], "no attack left")
                 return
             await war_reminders.attempt(con, post["id"])
-        parts = reminder_messages(post, members)
+        first = post["parts_sent"]
+        parts = reminder_messages(post, members, continued=first > 0)
         channel_id = post["channel_id"]
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-        for n in range(post["parts_sent"], len(parts)):
-            text, users = parts[n]
+        for n, part in enumerate(parts, start=first):
             payload = {
-                "content": text,
+                "content": part.text,
                 "nonce": nonce(post["id"], n),
                 "enforce_nonce": True,
-                "allowed_mentions": {"parse": [], "users": [str(u) for u in users]},
+                "allowed_mentions": {"parse": [], "users": [str(u) for u in part.users]},
             }
             try:
                 message = await self.bot.http.request(route, json=payload)
@@ -172,7 +195,7 @@ class WarReminders:
                 return
             async with self.pool.acquire() as con:
                 await war_reminders.part_sent(
-                    con, post["id"], n + 1, int(message["id"]), channel_id
+                    con, post["id"], n + 1, int(message["id"]), channel_id, part.tags
                 )
         async with self.pool.acquire() as con:
             await war_reminders.sent(con, post["id"])

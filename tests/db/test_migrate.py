@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -103,3 +104,54 @@ def test_file_names_are_checked(tmp_path: Path) -> None:
     (tmp_path / "1_bad name.sql").write_text("")
     with pytest.raises(MigrationError):
         discover(tmp_path)
+
+
+async def test_0006_drops_stored_friendly_wars_and_closes_untracked_clans_wars(
+    empty_dsn: str, tmp_path: Path
+) -> None:
+    """Rows the war poller stored before 0006: a friendly war (now not tracked) goes with its
+    lineup; an open war of a clan nobody polls is closed 'untracked'; the rest stays."""
+    for m in discover():
+        if m.version < 6:
+            (tmp_path / f"{m.version:04d}_{m.name}.sql").write_text(m.sql)
+    pool = await asyncpg.create_pool(empty_dsn, min_size=1, max_size=2)
+    try:
+        await migrate(pool, tmp_path)
+        async with pool.acquire() as con:
+            await con.execute("INSERT INTO war_polls (clan_tag) VALUES ('#2PP')")
+            for clan, opponent, preparation in (
+                ("#2PP", "#9YY", timedelta(minutes=5)),  # friendly
+                ("#2PP", "#9QQ", timedelta(hours=23)),  # a clan war, polled
+                ("#8UU", "#9RR", timedelta(hours=23)),  # a clan war of a clan nobody polls
+            ):
+                war_id = await con.fetchval(
+                    """
+                    INSERT INTO wars (clan_tag, opponent_tag, preparation_start, start_time,
+                        end_time, state, team_size, attacks_per_member, clan_name,
+                        opponent_name, first_seen_at, last_seen_at)
+                    VALUES ($1, $2, now(), now() + $3::interval, now() + $3::interval
+                        + interval '1 day', 'preparation', 5, 2, 'A', 'B', now(), now())
+                    RETURNING id
+                    """,
+                    clan,
+                    opponent,
+                    preparation,
+                )
+                await con.execute(
+                    "INSERT INTO war_members (war_id, tag, side, name, town_hall, map_position,"
+                    " war_end) VALUES ($1, '#8QQ', 'clan', 'Ann', 15, 1, now())",
+                    war_id,
+                )
+        (tmp_path / "0006_war_review.sql").write_text(
+            (MIGRATIONS_DIR / "0006_war_review.sql").read_text()
+        )
+        assert await migrate(pool, tmp_path) == [6]
+        async with pool.acquire() as con:
+            rows = await con.fetch(
+                "SELECT clan_tag, opponent_tag, closed_how FROM wars ORDER BY opponent_tag"
+            )
+            members = await con.fetchval("SELECT count(*) FROM war_members")
+        assert [tuple(r) for r in rows] == [("#2PP", "#9QQ", None), ("#8UU", "#9RR", "untracked")]
+        assert members == 2
+    finally:
+        await pool.close()

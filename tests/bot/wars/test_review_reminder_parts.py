@@ -21,10 +21,13 @@ def test_every_linked_member_with_attacks_left_is_mentioned() -> None:
             "user_id": 300000000000000000 + i,
             "name": f"Player_{i:02d}__x",
             "town_hall": 16,
+            "tag": f"#P{i:02d}",
         }
         for i in range(50)
     ]
     parts = reminder_messages(war, members)
-    assert all(len(t) <= 2000 for t, _ in parts)
-    users = [u for _, us in parts for u in us]
-    assert len(users) == 50, f"only {len(users)} of 50 members are pinged"
+    assert len(parts) > 1 and all(len(p.text) <= 2000 for p in parts)
+    users = [u for p in parts for u in p.users]
+    assert sorted(users) == [300000000000000000 + i for i in range(50)]
+    assert [t for p in parts for t in p.tags] == [f"#P{i:02d}" for i in range(50)]
+    assert parts[0].text.startswith("⚔️") and parts[1].text.startswith("(continued)")
