@@ -318,6 +318,23 @@ class ClashApi:
         items = data.get("items")
         return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
+    async def get_raid_seasons(
+        self, clan_tag: str, *, limit: int = 2, deadline: float | None = COMMAND_DEADLINE
+    ) -> dict[str, Any]:
+        """The raw ``/clans/{tag}/capitalraidseasons`` body: the clan's last ``limit``
+        raid weekends, newest first."""
+        data = await self._call(
+            lambda: self.client.http.get_clan_raid_log(
+                clan_tag, limit=limit, lookup_cache=False, update_cache=False
+            ),
+            clan_tag,
+            clan=True,
+            deadline=deadline,
+        )
+        if not isinstance(data, dict):
+            raise ApiUnavailable(f"unreadable body ({type(data).__name__})", answered=True)
+        return data
+
     async def verify_token(self, tag: str, token: str) -> bool:
         """True when ``token`` is the player's current in-game API token."""
         data = await self._call(

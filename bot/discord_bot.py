@@ -43,11 +43,14 @@ def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
 # Every cog, by module name: loaded by name so that bot/ never imports cogs/
 # (dependencies point one way: cogs -> bot -> db).
 INITIAL_EXTENSIONS: tuple[str, ...] = (
+    "cogs.clangames",
     "cogs.feed",
     "cogs.history",
+    "cogs.inactive",
     "cogs.leaderboard",
     "cogs.link",
     "cogs.player",
+    "cogs.raids",
     "cogs.status",
     "cogs.track",
     "cogs.war",

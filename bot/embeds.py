@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import discord
@@ -65,3 +66,18 @@ def player_embed(
             tracking += f"\nLast change: {literal(last_change)} {timestamp(last_change_at)}"
         embed.add_field(name="Tracking", value=tracking, inline=False)
     return embed
+
+
+def name_list(names: Sequence[str], limit: int = 1000) -> str:
+    """Names (escaped), comma-separated, within ``limit`` characters (an embed field
+    holds 1,024): what does not fit is counted."""
+    shown: list[str] = []
+    used = 0
+    for index, name in enumerate(names):
+        text = literal(name)
+        if used + len(text) + 2 > limit - 20:
+            shown.append(f"and {len(names) - index} more")
+            break
+        shown.append(text)
+        used += len(text) + 2
+    return ", ".join(shown)

@@ -1,7 +1,10 @@
 """A guild's players ranked by a stat or by its gain over a period.
 
 The periods and which column measures what are decided here; db.history
-runs the queries with plain values.
+runs the queries with plain values. Two boards are not stats of a profile
+and have their own period: capital gold looted in the latest raid weekend
+of the guild's clans (running, or the last one), and clan games points this
+month.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
+from bot.clangames.credit import month_of, month_start
 from bot.periods import (
     Period,
     Standing,
@@ -20,8 +24,14 @@ from bot.periods import (
     uses_season_totals,
 )
 from bot.tracker.seasons import season_start
-from db import history
+from db import clan_games, history, raids
 from db.history import BoardRow
+
+# Boards beyond the profile's stats, with their labels; each has a period of its own.
+ACTIVITY_BOARDS: dict[str, str] = {
+    "capital_looted": "Capital gold looted (latest raid weekend)",
+    "clan_games": "Clan games points (this month)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,16 @@ async def board(
     user_id: int,
 ) -> Board:
     """The guild's tracked players with the value ``period`` ranks them by (unranked)."""
+    if stat == "capital_looted":
+        rows = await raids.board_looted(con, guild_id, user_id)
+        weekend = rows[0]["start_time"] if rows else None
+        if weekend is None:
+            return Board([], len(rows), len(rows), None)  # no weekend recorded yet
+        return _collect([_row(r) for r in rows], weekend)
+    if stat == "clan_games":
+        month = month_of(now)
+        rows = await clan_games.board(con, guild_id, month, user_id)
+        return _collect([_row(r) for r in rows], month_start(month))
     start = period_start(period, now)
     if uses_season_totals(stat, period):
         season = season_start(now)
@@ -56,6 +76,10 @@ async def board(
         g = gain(r.value, r.base_value, r.base_at, start)
         standings.append(Standing(r.tag, r.name, g.value, r.mine, g.partial))
     return Board(standings, len(rows) - len(standings), len(rows), start)
+
+
+def _row(r: asyncpg.Record) -> BoardRow:
+    return BoardRow(r["tag"], r["name"], r["value"], r["mine"])
 
 
 def _collect(rows: list[BoardRow], since: datetime | None) -> Board:

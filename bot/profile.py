@@ -30,6 +30,8 @@ STAT_LABELS: dict[str, str] = {
 # space), spells (by housing space) and siege machines (one each). Together
 # they witness the season's donation counter (bot/tracker/counters.py).
 DONATION_ACHIEVEMENTS = ("Friend in Need", "Sharing is caring", "Siege Sharer")
+# The lifetime clan games points: its rise in a month is that month's points.
+GAMES_ACHIEVEMENT = "Games Champion"
 
 
 def _int(data: Mapping[str, Any], key: str) -> int:
@@ -102,4 +104,5 @@ def parse_player(data: Mapping[str, Any]) -> PlayerProfile:
         role=data.get("role") if clan else None,
         heroes=heroes,
         lifetime_donations=lifetime_donations(data),
+        games_champion=achievement_values(data).get(GAMES_ACHIEVEMENT),
     )

@@ -71,6 +71,10 @@ class Settings:
     track_interval_seconds: float = 900.0
     # Wars of tracked clans (default: TRACK_INTERVAL_SECONDS).
     war_interval_seconds: float = 900.0
+    # Raid weekends of tracked clans (default: TRACK_INTERVAL_SECONDS).
+    raid_interval_seconds: float = 900.0
+    # A month's clan games maximum per player (the game's is 4,000 in most months).
+    clan_games_max: int = 4000
     tracker_enabled: bool = True
     tracker_concurrency: int = 32
     pool_min_size: int = 2
@@ -238,6 +242,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         data_dir=Path(r.text("DATA_DIR") or "data"),
         track_interval_seconds=track_interval,
         war_interval_seconds=r.number("WAR_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
+        raid_interval_seconds=r.number("RAID_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
+        clan_games_max=r.integer("CLAN_GAMES_MAX", 4000, 1, 100_000) or 4000,
         tracker_enabled=r.boolean("TRACKER_ENABLED", True),
         tracker_concurrency=r.integer("TRACKER_CONCURRENCY", 32, 1, 1000) or 32,
         pool_min_size=pool_min if pool_min is not None else 2,

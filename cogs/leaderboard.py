@@ -19,7 +19,7 @@ from bot import leaderboards
 from bot.command_checks import in_guild
 from bot.embeds import literal, timestamp
 from bot.errors import NoData
-from bot.leaderboards import Board
+from bot.leaderboards import ACTIVITY_BOARDS, Board
 from bot.paginator import send_pages
 from bot.periods import PERIOD_LABELS, Period, Ranked, is_counter, pages, rank
 from bot.profile import STAT_LABELS
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAT_CHOICES = [app_commands.Choice(name=STAT_LABELS[s], value=s) for s in STATS]
+STAT_CHOICES = [app_commands.Choice(name=STAT_LABELS[s], value=s) for s in STATS] + [
+    app_commands.Choice(name=label, value=stat) for stat, label in ACTIVITY_BOARDS.items()
+]
 PERIOD_CHOICES = [app_commands.Choice(name=PERIOD_LABELS[p], value=p.value) for p in Period]
 PAGE_SIZE = 10
 MINE = "➜"
@@ -39,6 +41,8 @@ PARTIAL = "*"
 
 
 def heading(stat: str, period: Period) -> str:
+    if stat in ACTIVITY_BOARDS:
+        return ACTIVITY_BOARDS[stat]
     label = STAT_LABELS[stat]
     if is_counter(stat) and period in (Period.CURRENT, Period.SEASON):
         return f"{label} this season"
@@ -96,7 +100,7 @@ class LeaderboardCog(commands.Cog):
 
     @app_commands.command(name="leaderboard", description="Rank this server's tracked players")
     @app_commands.describe(
-        stat="The stat to rank by",
+        stat="The stat to rank by (raid loot: latest weekend; clan games: this month)",
         period="Current value (default), or the gain over 7 days, 30 days or this season",
     )
     @app_commands.choices(stat=STAT_CHOICES, period=PERIOD_CHOICES)
@@ -108,7 +112,9 @@ class LeaderboardCog(commands.Cog):
         stat: app_commands.Choice[str],
         period: app_commands.Choice[str] | None = None,
     ) -> None:
-        chosen = Period(period.value) if period else Period.CURRENT
+        # Raid loot and clan games points are counted per weekend and month already.
+        chosen = Period(period.value) if period and stat.value not in ACTIVITY_BOARDS else None
+        chosen = chosen or Period.CURRENT
         assert interaction.guild_id is not None  # in_guild
         await interaction.response.defer(thinking=True)
         async with self.bot.pool.acquire() as con:
@@ -119,6 +125,11 @@ class LeaderboardCog(commands.Cog):
             raise NoData(
                 "This server tracks no players yet. Someone with Manage Server can add them "
                 "with `/track add` or `/track clan`."
+            )
+        if not board.standings and stat.value == "capital_looted":
+            raise NoData(
+                "No raid weekend is recorded for this server's tracked clans yet: raid "
+                "weekends are read for tracked clans (`/track clan`) while they run."
             )
         if not board.standings:
             raise NoData(

@@ -98,7 +98,9 @@ class LinkCog(commands.Cog):
                         f"`{canonical}` was just linked to another user. To take it over, "
                         "`/link` it again with its in-game API token."
                     )
-                await record_lookup(con, profile, fetched_at(raw))
+                await record_lookup(
+                    con, profile, fetched_at(raw), games_max=self.bot.settings.clan_games_max
+                )
             if interaction.guild_id is not None:
                 result = await guild_tracking.track_player(
                     con, interaction.guild_id, canonical, user_id, limit=MAX_TRACKED_PLAYERS

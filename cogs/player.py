@@ -34,7 +34,9 @@ class PlayerCog(commands.Cog):
         profile = parse_player(raw)
         info = None
         async with self.bot.pool.acquire() as con:
-            await record_lookup(con, profile, fetched_at(raw))
+            await record_lookup(
+                con, profile, fetched_at(raw), games_max=self.bot.settings.clan_games_max
+            )
             if interaction.guild_id is not None:
                 info = await guild_tracking.tracking_info(con, interaction.guild_id, canonical)
         embed = player_embed(

@@ -117,7 +117,9 @@ class TrackGroup(app_commands.Group, name="track", description="This server's tr
             )
             if result is Tracked.FULL:
                 raise _players_full()
-            await record_lookup(con, profile, fetched_at(raw))
+            await record_lookup(
+                con, profile, fetched_at(raw), games_max=self.bot.settings.clan_games_max
+            )
         name = literal(profile.name)
         if result is Tracked.NEW:
             message = f"Now tracking **{name}** (`{canonical}`)."

@@ -12,7 +12,7 @@ import enum
 
 import asyncpg
 
-from db import war_reminders, wars
+from db import raids, war_reminders, wars
 from db.clan_membership import lock_clan_guilds
 from db.guild_locks import lock_guilds
 from db.schedule import retracked, unschedule_orphans
@@ -202,6 +202,7 @@ async def track_clan(
         inserted = await con.fetchval(TRACK_CLAN, guild_id, clan_tag, user_id)
         await con.execute(SCHEDULE_CLAN, clan_tag, name)
         await wars.schedule_clan(con, clan_tag)
+        await raids.schedule_clan(con, clan_tag)
     return Tracked.NEW if inserted is not None else Tracked.ALREADY
 
 
@@ -216,6 +217,7 @@ async def untrack_clan(con: asyncpg.Connection, guild_id: int, clan_tag: str) ->
         await unschedule_orphans(con, released)
         await con.execute(UNSCHEDULE_ORPHAN_CLAN, clan_tag)
         await wars.unschedule_orphan(con, clan_tag)
+        await raids.unschedule_orphan(con, clan_tag)
         await war_reminders.turn_off(con, guild_id, clan_tag)
     return True
 

@@ -59,6 +59,7 @@ class PlayerProfile:
     role: str | None
     heroes: dict[str, int] = field(default_factory=dict)
     lifetime_donations: int | None = None
+    games_champion: int | None = None
 
     def stat(self, name: str) -> int:
         return int(getattr(self, name))
@@ -180,6 +181,8 @@ class Change:
     history: bool
     events: list[Event]
     credits: list[Credit]
+    # The signs of play the reading showed (bot.tracker.activity), if any.
+    active: tuple[str, ...] = ()
 
 
 # -- wars ------------------------------------------------------------------------------------
@@ -260,3 +263,54 @@ class WarSnapshot:
         if self.war_tag is not None:
             return False
         return (self.start_time - self.preparation_start).total_seconds() in FRIENDLY_PREPARATIONS
+
+
+# -- clan games --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GamesState:
+    """A player's clan games memory: the "Games Champion" achievement at the last full
+    profile (``value``, read at ``read_at`` in clan ``clan_tag``), and the points
+    already credited in the month of the reading at hand (``month_points``, in every
+    clan) and whether that month's maximum was reached."""
+
+    value: int | None
+    read_at: datetime | None
+    clan_tag: str | None
+    month_points: int = 0
+    maxed: bool = False
+
+
+# -- raid weekends -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RaidMember:
+    tag: str
+    name: str
+    attacks: int
+    attack_limit: int
+    bonus_attack_limit: int
+    looted: int
+
+
+@dataclass(frozen=True, slots=True)
+class RaidWeekend:
+    """One item of a clan's ``/capitalraidseasons``."""
+
+    clan_tag: str
+    state: str  # "ongoing" or "ended"
+    start_time: datetime
+    end_time: datetime
+    capital_total_loot: int
+    raids_completed: int
+    total_attacks: int
+    districts_destroyed: int
+    offensive_reward: int
+    defensive_reward: int
+    members: tuple[RaidMember, ...]
+
+    @property
+    def ended(self) -> bool:
+        return self.state != "ongoing"

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
+from db.activity import mark_active
 from db.model import LEGACY_ANCHOR, Change, CounterState, Event, Pending, Stored, Witness
 from db.players import (
     PROFILE_COLUMNS,
@@ -293,5 +294,13 @@ async def save_changes(
             await con.executemany(
                 ADD_SEASON, [(tag, season, d, r) for (tag, season), (d, r) in seasons.items()]
             )
+        await mark_active(
+            con,
+            (
+                (c.stored.profile.tag, c.stored.fetched_at, ",".join(c.active))
+                for c in changes
+                if c.active
+            ),
+        )
     events = [e for c in changes for e in c.events] + list(extra_events)
     return await insert_events(con, events)

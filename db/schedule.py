@@ -146,6 +146,17 @@ UPDATE player_counters c SET untracked_at = NULL,
     witness_at = CASE WHEN r.keep THEN c.witness_at END
 FROM r WHERE c.tag = r.tag
 """
+# So does the clan games baseline, after a longer gap: points earned while nobody tracked
+# the player (maybe in another clan, maybe last month) are not this clan's, nor known to
+# be this month's. A move between two clans one guild tracks can untrack the player until
+# the new clan's next list (one interval): the baseline outlives that.
+GAMES_GAP = timedelta(hours=1)
+RETRACKED_GAMES = """
+UPDATE players p SET games_champion = NULL, games_read_at = NULL, games_clan = NULL
+FROM player_counters c
+WHERE c.tag = p.tag AND c.tag = ANY($1::text[]) AND c.untracked_at IS NOT NULL
+  AND c.untracked_at <= coalesce($3, now()) - $2::interval
+"""
 # The longest gap that keeps the witness.
 WITNESS_GAP = timedelta(minutes=10)
 
@@ -237,6 +248,7 @@ async def retracked(
 ) -> None:
     """``tags`` are tracked (again) at ``at``: a witness kept over a short gap stands."""
     if tags:
+        await con.execute(RETRACKED_GAMES, list(tags), GAMES_GAP, at)
         await con.execute(RETRACKED, list(tags), WITNESS_GAP, at)
 
 

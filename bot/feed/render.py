@@ -8,7 +8,7 @@ from typing import Any
 
 import discord
 
-from bot.embeds import ROLE_NAMES, literal
+from bot.embeds import ROLE_NAMES, literal, name_list
 from bot.tracker.events import EVENT_KINDS
 from db.feeds import Batch, FeedEvent
 
@@ -29,7 +29,13 @@ COLOURS: dict[str, discord.Colour] = {
     "gone": discord.Colour.dark_grey(),
     "war_attack": discord.Colour.red(),
     "war_end": discord.Colour.dark_red(),
+    "raid_end": discord.Colour.dark_gold(),
+    "clan_games": discord.Colour.gold(),
 }
+# Events of a clan, not of a player: the clan's name comes with the event.
+CLAN_KINDS = {"war_end", "raid_end"}
+# Characters of names listed in one post.
+NAMES_LIMIT = 1500
 
 
 def _number(value: str | None) -> str:
@@ -76,6 +82,10 @@ def describe_change(event: FeedEvent) -> str:
         return _war_attack(event)
     if kind == "war_end":
         return _war_end(event)
+    if kind == "raid_end":
+        return _raid_end(event)
+    if kind == "clan_games":
+        return _clan_games(event)
     return f"{literal(label)}: {literal(old)} → {literal(new)}"
 
 
@@ -128,6 +138,38 @@ def _war_end(event: FeedEvent) -> str:
     return text
 
 
+def _raid_end(event: FeedEvent) -> str:
+    d = event.detail
+    text = (
+        f"Raid weekend ended: {_number(str(d.get('looted', 0)))} capital gold looted in "
+        f"{d.get('attacks', 0)} attacks by {d.get('raiders', 0)} members, "
+        f"{d.get('raids_completed', 0)} raids completed, "
+        f"{d.get('districts_destroyed', 0)} districts destroyed; rewards "
+        f"{d.get('offensive_reward', 0)} offensive + {d.get('defensive_reward', 0)} defensive"
+    )
+    top = d.get("top") or []
+    if top:
+        text += ". Top looters: " + ", ".join(
+            f"{literal(t.get('name') or t.get('tag'))} {_number(str(t.get('looted', 0)))}"
+            for t in top
+        )
+    idle = d.get("non_raiders")
+    if idle is None:
+        text += ". Who did not raid is unknown (no member list was read during the weekend)"
+    elif idle:
+        text += f". Did not raid: {name_list(idle, NAMES_LIMIT)}"
+    else:
+        text += ". Every member raided"
+    return text
+
+
+def _clan_games(event: FeedEvent) -> str:
+    d = event.detail
+    clan = d.get("clan_name") or d.get("clan")
+    where = f" for {literal(clan)}" if clan else ""
+    return f"Reached the clan games maximum of {_number(event.new_value)} points{where}"
+
+
 def _percent(value: object) -> str:
     return f"{value:.1f}%" if isinstance(value, int | float) else "?%"
 
@@ -136,8 +178,7 @@ def event_embed(event: FeedEvent) -> discord.Embed:
     colour = COLOURS.get(event.kind, discord.Colour.light_grey())
     if event.kind in ("trophies", "builder_trophies") and event.delta is not None:
         colour = discord.Colour.green() if event.delta > 0 else discord.Colour.red()
-    # A war's end is the clan's event: its name comes with the event.
-    shown = event.detail.get("clan_name") if event.kind == "war_end" else event.name
+    shown = event.detail.get("clan_name") if event.kind in CLAN_KINDS else event.name
     name = literal(shown or event.name or event.tag)
     return discord.Embed(
         description=f"**{name}** ({_tag(event.tag)}): {describe_change(event)}"[:4096],

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.profile import league_name
+from bot.tracker.activity import signs_of_play
 from bot.tracker.counters import (
     PROFILE,
     CounterReading,
@@ -53,7 +54,10 @@ def observe(
     )
     if previous is None:
         first = first_reading(reading)
-        stored = Stored(replace(profile, lifetime_donations=None), at, first.state)
+        # A baseline: nothing to compare with, so no sign of play either.
+        stored = Stored(
+            replace(profile, lifetime_donations=None, games_champion=None), at, first.state
+        )
         return Change(stored, True, [], first.credits)
     ordered = is_ordered(previous.counters, reading)
     outcome = apply(previous.counters, reading)
@@ -87,10 +91,12 @@ def observe(
         donations=outcome.state.donations,
         donations_received=outcome.state.received,
         lifetime_donations=None,
+        games_champion=None,
     )
     changed = bool(outcome.credits) or any(old.stat(s) != new.stat(s) for s in STATS)
     stored = Stored(new, at, outcome.state)
-    return Change(stored, changed, _events(old, new, at, outcome), outcome.credits)
+    active = signs_of_play(old, new, outcome.donations, outcome.received)
+    return Change(stored, changed, _events(old, new, at, outcome), outcome.credits, active)
 
 
 def _events(old: PlayerProfile, new: PlayerProfile, at: datetime, outcome: Outcome) -> list[Event]:
@@ -157,10 +163,22 @@ def merge_member(
     if league is not None:
         values["league"] = league
     return replace(
-        previous, clan_tag=clan_tag, clan_name=clan_name, lifetime_donations=None, **values
+        previous,
+        clan_tag=clan_tag,
+        clan_name=clan_name,
+        lifetime_donations=None,
+        games_champion=None,
+        **values,
     )
 
 
 def left_clan(previous: PlayerProfile) -> PlayerProfile:
     """The stored profile of a member the clan's list no longer shows."""
-    return replace(previous, clan_tag=None, clan_name=None, role=None, lifetime_donations=None)
+    return replace(
+        previous,
+        clan_tag=None,
+        clan_name=None,
+        role=None,
+        lifetime_donations=None,
+        games_champion=None,
+    )

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from bot.clangames.credit import in_games_week
 from bot.clash import ClashApi
 from bot.profile import parse_player
 from bot.settings import Settings
@@ -50,8 +51,10 @@ class TrackerOptions:
     max_backoff: float = 300.0
     retry_delay: float = 30.0
     gone_after: int = 3
-    # Players tracked only through a clan: full profile every N intervals.
+    # Players tracked only through a clan: full profile every N intervals, and every M
+    # during the clan games (only full profiles carry the clan games achievement).
     clan_member_factor: float = 6.0
+    games_member_factor: float = 2.0
     idle_wait: float = 1.0
     # How long a lease lasts without renewal: a crashed process's rows are
     # picked up again after this. A working process renews every third of it.
@@ -99,6 +102,11 @@ class Tracker:
 
     def healthy(self) -> bool:
         return time.monotonic() - self.last_beat < 60.0
+
+    def _member_factor(self) -> float:
+        if in_games_week(self.clock()):
+            return min(self.options.clan_member_factor, self.options.games_member_factor)
+        return self.options.clan_member_factor
 
     def _faults(self) -> BatchFaults:
         o = self.options
@@ -271,12 +279,12 @@ class Tracker:
 
         async def write(con: asyncpg.Connection) -> None:
             if readings:
-                await record_players(con, readings)
+                await record_players(con, readings, games_max=self.settings.clan_games_max)
                 await schedule.players_polled(
                     con,
                     [r.profile.tag for r in readings],
                     self.interval,
-                    self.options.clan_member_factor,
+                    self._member_factor(),
                     self.owner,
                 )
             if faults.missing:

@@ -21,6 +21,8 @@ EVENT_KINDS: dict[str, str] = {
     "gone": "Account no longer found",
     "war_attack": "War attack",
     "war_end": "War ended",
+    "raid_end": "Raid weekend ended",
+    "clan_games": "Clan games maximum reached",
 }
 
 # Stat columns whose change is an event of the same-named kind, with its delta.

@@ -16,11 +16,13 @@ from typing import Any
 
 import asyncpg
 
+from bot.clangames.credit import DEFAULT_MAXIMUM
+from bot.clangames.record import record_games
 from bot.limits import MAX_TRACKED_PLAYERS
 from bot.tracker.counters import LIST, PROFILE
 from bot.tracker.diff import left_clan, merge_member, observe
 from bot.tracker.seasons import season_start
-from db import clan_membership, feeds, player_state, players, schedule
+from db import clan_membership, feeds, player_state, players, raids, schedule
 from db.model import Change, Event, PlayerProfile
 
 log = logging.getLogger(__name__)
@@ -34,12 +36,18 @@ class ProfileReading:
     at: datetime
 
 
-async def record_players(con: asyncpg.Connection, readings: Sequence[ProfileReading]) -> int:
+async def record_players(
+    con: asyncpg.Connection,
+    readings: Sequence[ProfileReading],
+    *,
+    games_max: int = DEFAULT_MAXIMUM,
+) -> int:
     """Diff full profiles against the stored state and write the result.
 
     The caller holds a transaction. A reading older than the stored one
-    is dropped (a cached lookup must not rewrite history). Returns the
-    number of events written.
+    is dropped (a cached lookup must not rewrite history). The clan games
+    achievement is credited in the same transaction (``games_max``: the
+    month's maximum). Returns the number of events written.
     """
     if not readings:
         return 0
@@ -54,6 +62,7 @@ async def record_players(con: asyncpg.Connection, readings: Sequence[ProfileRead
         con, tags, season_start, max(r.at for r in latest.values())
     )
     changes: list[Change] = []
+    games: list[tuple[PlayerProfile, datetime]] = []
     for tag in tags:
         reading = latest[tag]
         state, fetched_at = states.get(tag, (None, None))
@@ -61,9 +70,10 @@ async def record_players(con: asyncpg.Connection, readings: Sequence[ProfileRead
             continue
         at = _later(reading.at, fetched_at)
         changes.append(observe(state, reading.profile, at, source=PROFILE))
+        games.append((reading.profile, at))
     event_ids = await player_state.save_changes(con, changes)
     await feeds.enqueue_events(con, event_ids)
-    return len(event_ids)
+    return len(event_ids) + await record_games(con, games, games_max)
 
 
 async def record_clan(
@@ -91,6 +101,8 @@ async def record_clan(
     states = await player_state.load_states(con, [*current, *leavers], season_start, at)
 
     await clan_membership.record_read(con, clan_tag, current, name, at)
+    # Who was in the clan while a raid weekend ran: those who did not raid are named.
+    await raids.note_roster(con, clan_tag, current, at)
 
     # Leavers first: their clan_leave is queued while they are still tracked (so
     # their guilds get it), then the clan lets go of them, freeing room for joiners.
@@ -154,7 +166,13 @@ async def record_events(con: asyncpg.Connection, events: Sequence[Event]) -> int
     return len(event_ids)
 
 
-async def record_lookup(con: asyncpg.Connection, profile: PlayerProfile, at: datetime) -> None:
+async def record_lookup(
+    con: asyncpg.Connection,
+    profile: PlayerProfile,
+    at: datetime,
+    *,
+    games_max: int = DEFAULT_MAXIMUM,
+) -> None:
     """Store a profile fetched by a command.
 
     The lookup of a player with history (tracked now, or once) is a reading
@@ -169,6 +187,6 @@ async def record_lookup(con: asyncpg.Connection, profile: PlayerProfile, at: dat
         if await schedule.is_scheduled(con, profile.tag) or await player_state.has_history(
             con, profile.tag
         ):
-            await record_players(con, [ProfileReading(profile, at)])
+            await record_players(con, [ProfileReading(profile, at)], games_max=games_max)
         else:
             await players.upsert_profile(con, profile, at)

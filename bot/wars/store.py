@@ -16,7 +16,7 @@ import asyncpg
 
 from bot.wars.events import attack_events, end_event, result_of
 from bot.wars.parse import WarPayloadError, api_time
-from db import feeds, player_state, wars
+from db import activity, feeds, player_state, wars
 from db.model import WarSnapshot
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ async def save(con: asyncpg.Connection, war: WarSnapshot, at: datetime) -> int:
     events = attack_events(war, saved.new_attacks, at)
     ids = await player_state.insert_events(con, events)
     await feeds.enqueue_clan_events(con, ids, war.clan_tag)
+    # A war attack is a sign of play, seen by this reading.
+    await activity.mark_active(con, ((e.tag, at, "war_attack") for e in events))
     if war.state == "warEnded":
         await close(con, saved.war_id, war.clan_tag, at, "seen", result_of(war))
     return saved.war_id

@@ -138,7 +138,7 @@ async def test_show_without_a_feed(harness: Harness) -> None:
 async def test_events_autocomplete(harness: Harness) -> None:
     choices = await harness.complete(
         "feed",
-        [sub("set", {"type": 3, "name": "events", "value": "trophies, he", "focused": True})],
+        [sub("set", {"type": 3, "name": "events", "value": "trophies, her", "focused": True})],
         permissions=MANAGE_GUILD,
     )
     assert [c["value"] for c in choices] == ["trophies, hero"]

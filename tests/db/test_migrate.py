@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -153,5 +153,57 @@ async def test_0006_drops_stored_friendly_wars_and_closes_untracked_clans_wars(
             members = await con.fetchval("SELECT count(*) FROM war_members")
         assert [tuple(r) for r in rows] == [("#2PP", "#9QQ", None), ("#8UU", "#9RR", "untracked")]
         assert members == 2
+    finally:
+        await pool.close()
+
+
+async def test_0007_backfills_last_activity_and_schedules_tracked_clans_raids(
+    empty_dsn: str, tmp_path: Path
+) -> None:
+    """Players tracked before 0007 get their newest sign-of-play event as their last
+    activity (a defense's trophy change is none); tracked clans get a raid schedule."""
+    for m in discover():
+        if m.version < 7:
+            (tmp_path / f"{m.version:04d}_{m.name}.sql").write_text(m.sql)
+    pool = await asyncpg.create_pool(empty_dsn, min_size=1, max_size=2)
+    try:
+        await migrate(pool, tmp_path)
+        async with pool.acquire() as con:
+            for tag in ("#AAA", "#BBB", "#CCC"):
+                await con.execute(
+                    "INSERT INTO players (tag, name, town_hall, exp_level, trophies, "
+                    "best_trophies, war_stars, attack_wins, defense_wins, donations, "
+                    "donations_received, builder_trophies, best_builder_trophies, builder_hall,"
+                    " capital_contributions, fetched_at) "
+                    "VALUES ($1, 'n', 15, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, now())",
+                    tag,
+                )
+            await con.executemany(
+                "INSERT INTO player_events (tag, occurred_at, kind) VALUES ($1, $2, $3)",
+                [
+                    ("#AAA", datetime(2026, 11, 1, tzinfo=UTC), "donations"),
+                    ("#AAA", datetime(2026, 11, 5, tzinfo=UTC), "hero"),
+                    ("#AAA", datetime(2026, 11, 9, tzinfo=UTC), "trophies"),  # maybe a defense
+                    ("#BBB", datetime(2026, 11, 3, tzinfo=UTC), "clan_leave"),
+                ],
+            )
+            await con.execute(
+                "INSERT INTO tracked_clans (guild_id, clan_tag, added_by) VALUES (1, '#2PP', 1)"
+            )
+        (tmp_path / "0007_raids_games_activity.sql").write_text(
+            (MIGRATIONS_DIR / "0007_raids_games_activity.sql").read_text()
+        )
+        assert await migrate(pool, tmp_path) == [7]
+        async with pool.acquire() as con:
+            rows = await con.fetch(
+                "SELECT tag, last_active_at, last_active_by FROM players ORDER BY tag"
+            )
+            raid_polls = await con.fetch("SELECT clan_tag FROM raid_polls")
+        assert [tuple(r) for r in rows] == [
+            ("#AAA", datetime(2026, 11, 5, tzinfo=UTC), "hero"),
+            ("#BBB", None, None),
+            ("#CCC", None, None),
+        ]
+        assert [r["clan_tag"] for r in raid_polls] == ["#2PP"]
     finally:
         await pool.close()

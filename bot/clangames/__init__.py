@@ -1,0 +1,1 @@
+"""Clan games: each member's points, from the rise of a lifetime achievement."""

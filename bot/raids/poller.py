@@ -1,0 +1,175 @@
+"""The raid poller: every tracked clan's raid weekends, read while they run and once after.
+
+One ``/capitalraidseasons?limit=2`` request per tracked clan: the weekend
+running (or the last one) and the one before, so a weekend whose end fell
+between two polls is still read ended, with its final numbers, when the next
+has begun. While a weekend runs the clan is read every RAID_INTERVAL_SECONDS,
+and once more as soon as its end is surely in the API's answers; between
+weekends less often (a weekend begins on Friday at 07:00 UTC, and the poll
+after that moment comes within one interval of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from bot.clash import ClashApi
+from bot.errors import (
+    ApiAccessDenied,
+    ApiMaintenance,
+    ApiRateLimited,
+    ClanNotFound,
+    UserFacingError,
+)
+from bot.raids.parse import RaidPayloadError, parse_seasons
+from bot.raids.store import write_answer
+from bot.settings import Settings
+from bot.timeutil import utcnow
+from bot.tracker.batches import wait_or_stop
+from bot.tracker.engine import owner_id
+from db import raids, tracker_status
+from db.errors import is_unavailable
+from db.model import RaidWeekend
+
+log = logging.getLogger(__name__)
+
+# Seconds the API may serve a cached raid season (max-age).
+CACHE_AGE = 60.0
+# The game's raid weekends begin on Fridays (weekday 4) at 07:00 UTC.
+WEEKEND_START = (4, 7)
+
+
+@dataclass
+class RaidOptions:
+    batch_size: int = 20
+    concurrency: int = 8
+    request_deadline: float = 15.0
+    lease_seconds: float = 120.0
+    retry_delay: float = 30.0
+    # Between weekends a clan is read this many times less often (never past the
+    # next Friday 07:00 UTC).
+    idle_factor: float = 4.0
+    idle_wait: float = 1.0
+    # Weekends per request: the current or last one, and the one before.
+    limit: int = 2
+
+
+def next_weekend_start(at: datetime) -> datetime:
+    """The first Friday 07:00 UTC after ``at``."""
+    utc = at.astimezone(UTC)
+    day, hour = WEEKEND_START
+    start = utc.replace(hour=hour, minute=0, second=0, microsecond=0) + timedelta(
+        days=(day - utc.weekday()) % 7
+    )
+    return start if start > utc else start + timedelta(days=7)
+
+
+def next_delay(
+    weekends: Sequence[RaidWeekend], at: datetime, interval: float, idle: float
+) -> float:
+    """Seconds until the clan's next read, after an answer read at ``at``."""
+    running = [w for w in weekends if not w.ended]
+    if running:
+        # Read again as soon as the end is surely in the answers (their cache may
+        # serve a reading from before it for CACHE_AGE), within the interval.
+        settled = (min(w.end_time for w in running) - at).total_seconds() + CACHE_AGE + 5.0
+        return min(interval, settled) if settled > 0 else interval
+    until_start = (next_weekend_start(at) - at).total_seconds() + 5.0
+    return max(interval, min(interval * idle, until_start))
+
+
+class RaidPoller:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        clash: ClashApi,
+        options: RaidOptions | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.pool = pool
+        self.clash = clash
+        self.options = options or RaidOptions()
+        self.clock = clock
+        self.interval = settings.raid_interval_seconds
+        self.owner = owner_id()
+        self._requests = asyncio.Semaphore(self.options.concurrency)
+        self.last_beat = time.monotonic()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; errors are retried with a back-off here, a bug that
+        escapes ends the run for the supervisor to restart."""
+        log.info("raid poller started (interval %.1f s)", self.interval)
+        failures = 0
+        while not stop.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                if not await self.step():
+                    await wait_or_stop(stop, self.options.idle_wait)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                wait = min(30.0, 0.5 * 2**failures)
+                if is_unavailable(exc):
+                    log.warning("raid poller: database unavailable (%s)", type(exc).__name__)
+                else:
+                    log.exception("raid poller step failed; retrying in %.1f s", wait)
+                await wait_or_stop(stop, wait)
+        log.info("raid poller stopped")
+
+    async def run_once(self) -> int:
+        """Poll every clan due now, until none is (tests, one-shot runs)."""
+        total = 0
+        while polled := await self.step():
+            total += polled
+        return total
+
+    async def step(self) -> int:
+        async with self.pool.acquire() as con:
+            state = await tracker_status.status(con)
+            if state["paused_until"] is not None and state["paused_until"] > state["now"]:
+                return 0  # maintenance or a refused key: the player tracker probes
+            due = await raids.lease(
+                con, self.options.batch_size, self.options.lease_seconds, self.owner
+            )
+        if not due:
+            return 0
+        try:
+            await asyncio.gather(*(self._poll_clan(clan_tag) for clan_tag in due))
+        finally:
+            async with self.pool.acquire() as con:
+                await raids.release(con, due, self.owner)
+        return len(due)
+
+    async def _poll_clan(self, clan_tag: str) -> None:
+        delay, error = self.interval, None
+        try:
+            async with self._requests:
+                body = await self.clash.get_raid_seasons(
+                    clan_tag, limit=self.options.limit, deadline=self.options.request_deadline
+                )
+            at = self.clock()
+            weekends = parse_seasons(body, clan_tag)
+            async with self.pool.acquire() as con:
+                posted = await write_answer(con, clan_tag, weekends, at)
+            if posted:
+                log.info("raid weekend of %s ended: summary queued", clan_tag)
+            delay = next_delay(weekends, at, self.interval, self.options.idle_factor)
+        except (ApiMaintenance, ApiRateLimited, ApiAccessDenied) as exc:
+            error, delay = type(exc).__name__, min(self.interval, self.options.retry_delay)
+        except ClanNotFound:
+            error = "ClanNotFound"  # the clan tracker marks it gone
+        except (UserFacingError, RaidPayloadError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            delay = min(self.interval, self.options.retry_delay)
+            log.warning("raid poll of %s failed: %s", clan_tag, error)
+        async with self.pool.acquire() as con:
+            await raids.polled(con, clan_tag, delay, error, self.owner)
