@@ -67,24 +67,29 @@ ON CONFLICT (clan_tag, start_time, tag) DO UPDATE SET
     looted = greatest(raid_members.looted, EXCLUDED.looted)
 """
 
+# A member list belongs to a weekend's roster when it was read while the weekend ran:
+# between its start and end, or after its start while the API still showed it running.
+IN_WEEKEND = """
+    ({at} >= w.start_time AND ({at} <= w.end_time OR w.state = 'ongoing'))
+"""
+
 # The clan's member list, if the tracker read it while the weekend ran.
-ROSTER_FROM_LIST = """
+ROSTER_FROM_LIST = f"""
 INSERT INTO raid_roster (clan_tag, start_time, tag)
 SELECT w.clan_tag, w.start_time, m.tag
 FROM raid_weekends w
 JOIN clan_polls cp ON cp.clan_tag = w.clan_tag
 CROSS JOIN LATERAL unnest(cp.members) AS m (tag)
-WHERE w.clan_tag = $1 AND w.start_time = $2
-  AND cp.observed_at >= w.start_time AND cp.observed_at <= w.end_time
+WHERE w.clan_tag = $1 AND w.start_time = $2 AND {IN_WEEKEND.format(at="cp.observed_at")}
 ON CONFLICT DO NOTHING
 """
 
 # A member list read at $3: its members were in the clan during any weekend running then.
-NOTE_ROSTER = """
+NOTE_ROSTER = f"""
 INSERT INTO raid_roster (clan_tag, start_time, tag)
 SELECT w.clan_tag, w.start_time, m.tag
 FROM raid_weekends w CROSS JOIN unnest($2::text[]) AS m (tag)
-WHERE w.clan_tag = $1 AND w.start_time <= $3 AND w.end_time >= $3
+WHERE w.clan_tag = $1 AND {IN_WEEKEND.format(at="$3::timestamptz")}
 ON CONFLICT DO NOTHING
 """
 
