@@ -20,7 +20,10 @@ What it serves (everything under ``/v1``; paths are matched after percent-decodi
 * ``GET  /v1/clans/{tag}``                    -> the payload given to :meth:`FakeCocApi.set_clan`
 * ``GET  /v1/clans/{tag}/members``            -> ``{"items": memberList, "paging": ...}``
   (``limit``/``after``/``before`` work, with the API's base64 ``{"pos":N}`` cursors)
-* ``GET  /v1/clans/{tag}/capitalraidseasons`` -> ``{"items": [], "paging": {"cursors": {}}}``
+* ``GET  /v1/clans/{tag}/capitalraidseasons`` -> the clan's scripted raid weekends, newest
+  first, paged like the member list (``limit``/``after``/``before``), ``max-age=60``; a clan
+  with none scripted answers ``{"items": [], "paging": {"cursors": {}}}`` (as a real clan
+  that never raided). See :meth:`FakeCocApi.serve_raids` and ``tests/fakes/raids.py``.
   for any tag (coc.py's ``EventsClient`` polls ``#2PP`` in the background)
 * ``GET  /v1/goldpass/seasons/current``       -> the current calendar month
 * ``GET  /v1/clans/{tag}/currentwar``         -> the war given to :meth:`FakeCocApi.set_war` (or
@@ -311,6 +314,8 @@ def make_player(
     heroes: dict[str, int] | None = None,
     capital_contributions: int = 0,
     league: str | None = None,
+    clan_games: int | None = None,
+    capital_looted: int | None = None,
 ) -> dict[str, Any]:
     """A full, realistic ``GET /players/{tag}`` payload built from ``player_th18.json``.
 
@@ -332,7 +337,9 @@ def make_player(
     * achievements "Bigger & Better" (TH), "Sweet Victory!" (best trophies), "War Hero"
       (war stars), "Champion Builder", "Most Valuable Clanmate" (capital contributions)
       mirror the stats; "Conqueror", "Unbreakable", "Friend in Need" are raised to at
-      least attack wins, defense wins, donations. Use :func:`set_achievement` for more.
+      least attack wins, defense wins, donations; ``clan_games`` and ``capital_looted``
+      (when given) set "Games Champion" and "Aggressive Capitalism". Use
+      :func:`set_achievement` for more.
     """
     payload = load_payload("player_th18")
     tag = normalise_tag(tag)
@@ -383,6 +390,12 @@ def make_player(
         achievement = achievements.get(achievement_name)
         if achievement is not None and not (at_least and achievement["value"] >= stat):
             _set_value(achievement, stat)
+    for achievement_name, value in (
+        ("Games Champion", clan_games),
+        ("Aggressive Capitalism", capital_looted),
+    ):
+        if value is not None:
+            set_achievement(payload, achievement_name, value)
     return payload
 
 
@@ -606,6 +619,7 @@ class FakeCocApi:
         league_max_age: int = 600,
         war_log_max_age: int = 120,
         war_log_private_max_age: int = 600,
+        raid_max_age: int = 60,
     ) -> None:
         """The ``*_max_age`` values are the recorded API's; ``war_max_age`` covers currentwar's
         200 and 403, ``league_max_age`` leaguegroup's 200 and 404 and league wars' 200. A test
@@ -654,6 +668,12 @@ class FakeCocApi:
             "Content-Type": _PLAIN_JSON,
             "Cache-Control": f"public max-age={league_max_age}",
         }
+        self._raid_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={raid_max_age}",
+        }
+        # A clan's weekends newest first: raw items, or live sources rendered per request.
+        self._raids: dict[str, list[dict[str, Any] | Callable[[], dict[str, Any]]]] = {}
         self._not_in_war = _dumps(load_payload("recorded/clans_currentwar_notinwar")["body"])
         self._wars: dict[str, _Source] = {}
         self._private_war_logs: set[str] = set()
@@ -801,6 +821,19 @@ class FakeCocApi:
             self._league_groups[normalise_tag(tag)] = league.group_body
         for war_tag in league.war_tags:
             self._league_wars[normalise_tag(war_tag)] = _live_league_war(league, war_tag)
+
+    def serve_raids(self, clan_tag: str, weekends: Iterable[Any]) -> None:
+        """Serve live weekends (``tests/fakes/raids.RaidWeekend``, anything with ``start``
+        and ``body()``) at ``/clans/{tag}/capitalraidseasons``, newest first."""
+        ordered = sorted(weekends, key=lambda w: w.start, reverse=True)
+        self._raids[normalise_tag(clan_tag)] = [w.body for w in ordered]
+
+    def set_raid_seasons(self, clan_tag: str, items: Iterable[dict[str, Any]] | None) -> None:
+        """Serve raw raid season ``items`` (newest first; copied now); None: none."""
+        if items is None:
+            self._raids.pop(normalise_tag(clan_tag), None)
+        else:
+            self._raids[normalise_tag(clan_tag)] = _loads(_dumps(list(items)))
 
     def set_war_log(self, clan_tag: str, items: Iterable[dict[str, Any]]) -> None:
         """Serve ``items`` (newest first, as the API; copied now) at ``/clans/{tag}/warlog``."""
@@ -978,9 +1011,9 @@ class FakeCocApi:
             return web.Response(body=clan.members_body, headers=self._members_headers)
         if kind == "verifytoken" and method == "POST":
             return await self._verify(request, tag or "")
-        if kind == "capitalraidseasons" and method == "GET":
-            body = _dumps({"items": [], "paging": {"cursors": {}}})
-            return web.Response(body=body, headers=self._clan_headers)
+        if kind == "capitalraidseasons" and method == "GET" and tag is not None:
+            items = [i() if callable(i) else i for i in self._raids.get(tag, [])]
+            return self._page(items, query, self._raid_headers)
         if kind == "goldpass" and method == "GET":
             return web.Response(body=_goldpass(), headers=self._player_headers)
         if kind in _WAR_KINDS and method == "GET" and tag is not None:
