@@ -28,14 +28,13 @@ from bot.errors import (
     ClanNotFound,
     UserFacingError,
 )
+from bot.poll_loop import poll_all_due, poll_until_stopped
 from bot.raids.parse import RaidPayloadError, parse_seasons
 from bot.raids.store import write_answer
 from bot.settings import Settings
 from bot.timeutil import utcnow
-from bot.tracker.batches import wait_or_stop
 from bot.tracker.engine import owner_id
 from db import raids, tracker_status
-from db.errors import is_unavailable
 from db.model import RaidWeekend
 
 log = logging.getLogger(__name__)
@@ -104,33 +103,20 @@ class RaidPoller:
         self._requests = asyncio.Semaphore(self.options.concurrency)
         self.last_beat = time.monotonic()
 
+    def _beat(self) -> None:
+        self.last_beat = time.monotonic()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set; errors are retried with a back-off here, a bug that
-        escapes ends the run for the supervisor to restart."""
+        """Poll until ``stop`` is set (see bot.poll_loop)."""
         log.info("raid poller started (interval %.1f s)", self.interval)
-        failures = 0
-        while not stop.is_set():
-            self.last_beat = time.monotonic()
-            try:
-                if not await self.step():
-                    await wait_or_stop(stop, self.options.idle_wait)
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                wait = min(30.0, 0.5 * 2**failures)
-                if is_unavailable(exc):
-                    log.warning("raid poller: database unavailable (%s)", type(exc).__name__)
-                else:
-                    log.exception("raid poller step failed; retrying in %.1f s", wait)
-                await wait_or_stop(stop, wait)
+        await poll_until_stopped(
+            "raid poller", self.step, stop, idle_wait=self.options.idle_wait, beat=self._beat
+        )
         log.info("raid poller stopped")
 
     async def run_once(self) -> int:
         """Poll every clan due now, until none is (tests, one-shot runs)."""
-        total = 0
-        while polled := await self.step():
-            total += polled
-        return total
+        return await poll_all_due(self.step)
 
     async def step(self) -> int:
         async with self.pool.acquire() as con:
