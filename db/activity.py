@@ -22,6 +22,8 @@ WHERE p.tag = u.tag AND (p.last_active_at IS NULL OR p.last_active_at < u.at)
 
 # The guild's tracked players (optionally: those whose stored clan is $4) with no sign
 # of play since $2, or none at all; tracked_since is when the guild began tracking them.
+# Each player's row is looked up by its key (LIMIT 1 keeps the lookup a nested loop):
+# the cost follows the guild's size, not the number of players stored.
 INACTIVE = """
 SELECT p.tag, p.name, p.clan_tag, p.clan_name, p.last_active_at, p.last_active_by,
        t.tracked_since
@@ -29,7 +31,10 @@ FROM (
     SELECT tag, min(added_at) AS tracked_since
     FROM tracked_players WHERE guild_id = $1 GROUP BY tag
 ) t
-JOIN players p ON p.tag = t.tag
+CROSS JOIN LATERAL (
+    SELECT tag, name, clan_tag, clan_name, last_active_at, last_active_by, changed_at
+    FROM players WHERE players.tag = t.tag LIMIT 1
+) p
 WHERE p.changed_at IS NOT NULL
   AND (p.last_active_at IS NULL OR p.last_active_at < $2)
   AND ($3::boolean OR p.clan_tag = $4)
@@ -37,8 +42,9 @@ ORDER BY p.last_active_at ASC NULLS LAST, p.name, p.tag
 """
 
 TRACKED_COUNT = """
-SELECT count(DISTINCT tp.tag) FROM tracked_players tp JOIN players p ON p.tag = tp.tag
-WHERE tp.guild_id = $1 AND ($2::boolean OR p.clan_tag = $3)
+SELECT count(*) FROM (SELECT DISTINCT tag FROM tracked_players WHERE guild_id = $1) t
+CROSS JOIN LATERAL (SELECT clan_tag FROM players WHERE players.tag = t.tag LIMIT 1) p
+WHERE $2::boolean OR p.clan_tag = $3
 """
 
 
