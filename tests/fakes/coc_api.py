@@ -20,12 +20,13 @@ What it serves (everything under ``/v1``; paths are matched after percent-decodi
 * ``GET  /v1/clans/{tag}``                    -> the payload given to :meth:`FakeCocApi.set_clan`
 * ``GET  /v1/clans/{tag}/members``            -> ``{"items": memberList, "paging": ...}``
   (``limit``/``after``/``before`` work, with the API's base64 ``{"pos":N}`` cursors)
-* ``GET  /v1/clans/{tag}/capitalraidseasons`` -> the clan's scripted raid weekends, newest
-  first, paged like the member list (``limit``/``after``/``before``), ``max-age=60``; a clan
-  with none scripted answers ``{"items": [], "paging": {"cursors": {}}}`` (as a real clan
-  that never raided). See :meth:`FakeCocApi.serve_raids` and ``tests/fakes/raids.py``.
-  for any tag (coc.py's ``EventsClient`` polls ``#2PP`` in the background)
-* ``GET  /v1/goldpass/seasons/current``       -> the current calendar month
+* ``GET  /v1/clans/{tag}/capitalraidseasons`` -> :meth:`FakeCocApi.serve_raids` (live) or
+  :meth:`FakeCocApi.set_raid_seasons`, newest first, paged like the member list
+  (``limit``/``after``/``before``), ``max-age=60`` as recorded; any other tag, known or not
+  (as currentwar), answers ``{"items": [], "paging": {"cursors": {}}}`` (a clan that never
+  raided). Builders: ``tests/fakes/raids.py``
+* ``GET  /v1/goldpass/seasons/current``       -> the current calendar month, for any tag
+  (coc.py's ``EventsClient`` polls it in the background)
 * ``GET  /v1/clans/{tag}/currentwar``         -> the war given to :meth:`FakeCocApi.set_war` (or
   :meth:`FakeCocApi.serve_war`), else the recorded ``notInWar`` body (any tag, known or not);
   403 ``{"reason": "accessDenied"}`` while :meth:`FakeCocApi.set_war_log_private` is on
@@ -52,8 +53,8 @@ pre-seeded with a generated payload; :meth:`FakeCocApi.remove_player` removes it
 other.
 
 Headers mirror the recorded API: ``Content-Type: application/json; charset=utf-8`` and
-``Cache-Control: max-age=N`` (players 60, clans 91, members 120, verifytoken
-``public max-age=600``, war routes as above).  Other error responses (injected faults,
+``Cache-Control: max-age=N`` (players 60, clans 91, members 120, raid seasons 60,
+verifytoken ``public max-age=600``, war routes as above).  Other error responses (injected faults,
 unknown tags and paths) carry no ``Cache-Control`` unless ``error_max_age`` is given, so
 coc.py does not cache injected faults (with the header it caches errors too, for that many
 seconds, keyed by URL).
@@ -63,13 +64,13 @@ fault, authorisation (403 ``accessDenied``), per-tag/path fault, per-tag/path ga
 
 Payloads are encoded once (orjson when installed) when they are set and served as bytes;
 mutating a dict after ``set_player`` (or ``set_war`` ...) does not change what is served. The
-exceptions are :meth:`FakeCocApi.serve_war` and :meth:`FakeCocApi.serve_league`: they serve a
-scripted war or CWL week live, rendered at each request, so a test's next poll sees its last
-``attack()``.
+exceptions are :meth:`FakeCocApi.serve_war`, :meth:`FakeCocApi.serve_league` and
+:meth:`FakeCocApi.serve_raids`: they serve a scripted war, CWL week or raid weekends live,
+rendered at each request, so a test's next poll sees its last ``attack()``.
 
 War tags are tag keys of their own for :meth:`FakeCocApi.fail`, :meth:`FakeCocApi.count` and
 the like (``api.fail("#82G0JYVGG", 500)``); a clan tag's key covers its currentwar,
-leaguegroup and warlog routes.
+leaguegroup, warlog and capitalraidseasons routes. Path keys start with ``/v1``.
 """
 
 from __future__ import annotations
@@ -672,8 +673,8 @@ class FakeCocApi:
             "Content-Type": JSON_CONTENT_TYPE,
             "Cache-Control": f"max-age={raid_max_age}",
         }
-        # A clan's weekends newest first: raw items, or live sources rendered per request.
-        self._raids: dict[str, list[dict[str, Any] | Callable[[], dict[str, Any]]]] = {}
+        # A clan's weekends newest first: raw items, or a live source rendered per request.
+        self._raids: dict[str, list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]] = {}
         self._not_in_war = _dumps(load_payload("recorded/clans_currentwar_notinwar")["body"])
         self._wars: dict[str, _Source] = {}
         self._private_war_logs: set[str] = set()
@@ -823,10 +824,13 @@ class FakeCocApi:
             self._league_wars[normalise_tag(war_tag)] = _live_league_war(league, war_tag)
 
     def serve_raids(self, clan_tag: str, weekends: Iterable[Any]) -> None:
-        """Serve live weekends (``tests/fakes/raids.RaidWeekend``, anything with ``start``
-        and ``body()``) at ``/clans/{tag}/capitalraidseasons``, newest first."""
-        ordered = sorted(weekends, key=lambda w: w.start, reverse=True)
-        self._raids[normalise_tag(clan_tag)] = [w.body for w in ordered]
+        """Serve weekends (``tests/fakes/raids.RaidWeekend``: ``start`` and ``body()``) live at
+        ``/clans/{tag}/capitalraidseasons``, sorted newest first at each request. A list
+        (``raids.RaidSeasons``) is read at each request too: a weekend appended later shows."""
+        source = weekends if isinstance(weekends, list) else list(weekends)
+        self._raids[normalise_tag(clan_tag)] = lambda: [
+            w.body() for w in sorted(source, key=lambda w: w.start, reverse=True)
+        ]
 
     def set_raid_seasons(self, clan_tag: str, items: Iterable[dict[str, Any]] | None) -> None:
         """Serve raw raid season ``items`` (newest first; copied now); None: none."""
@@ -1012,8 +1016,8 @@ class FakeCocApi:
         if kind == "verifytoken" and method == "POST":
             return await self._verify(request, tag or "")
         if kind == "capitalraidseasons" and method == "GET" and tag is not None:
-            items = [i() if callable(i) else i for i in self._raids.get(tag, [])]
-            return self._page(items, query, self._raid_headers)
+            raids = self._raids.get(tag, [])
+            return self._page(raids() if callable(raids) else raids, query, self._raid_headers)
         if kind == "goldpass" and method == "GET":
             return web.Response(body=_goldpass(), headers=self._player_headers)
         if kind in _WAR_KINDS and method == "GET" and tag is not None:
