@@ -13,11 +13,14 @@ from datetime import datetime
 
 import asyncpg
 
-# A later sign replaces an earlier one; an older one (a late writer) changes nothing.
+# A later sign replaces an earlier one, one of the same moment joins it; an older one (a
+# late writer) changes nothing.
 MARK_ACTIVE = """
-UPDATE players p SET last_active_at = u.at, last_active_by = u.why
+UPDATE players p SET last_active_at = u.at,
+    last_active_by = CASE WHEN p.last_active_at = u.at AND p.last_active_by IS NOT NULL
+                          THEN p.last_active_by || ',' || u.why ELSE u.why END
 FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u (tag, at, why)
-WHERE p.tag = u.tag AND (p.last_active_at IS NULL OR p.last_active_at < u.at)
+WHERE p.tag = u.tag AND (p.last_active_at IS NULL OR p.last_active_at <= u.at)
 """
 
 # The guild's tracked players (optionally: those whose stored clan is $4) with no sign
@@ -41,10 +44,13 @@ WHERE p.changed_at IS NOT NULL
 ORDER BY p.last_active_at ASC NULLS LAST, p.name, p.tag
 """
 
+# The tracked players the list considered: those the tracker has read.
 TRACKED_COUNT = """
 SELECT count(*) FROM (SELECT DISTINCT tag FROM tracked_players WHERE guild_id = $1) t
-CROSS JOIN LATERAL (SELECT clan_tag FROM players WHERE players.tag = t.tag LIMIT 1) p
-WHERE $2::boolean OR p.clan_tag = $3
+CROSS JOIN LATERAL (
+    SELECT clan_tag, changed_at FROM players WHERE players.tag = t.tag LIMIT 1
+) p
+WHERE p.changed_at IS NOT NULL AND ($2::boolean OR p.clan_tag = $3)
 """
 
 

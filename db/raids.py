@@ -10,17 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from db.model import RaidWeekend
 
-# Stored state of one weekend, locked for its writer.
+# Stored state of one weekend, locked for its writer. NO KEY UPDATE: a member list
+# written meanwhile (raid_roster's foreign key takes KEY SHARE on the weekend, while
+# holding players this writer then marks active) neither waits for it nor deadlocks.
 STORED = """
 SELECT state, seen_ongoing, ended_seen_at, read_at FROM raid_weekends
 WHERE clan_tag = $1 AND start_time = $2
-FOR UPDATE
+FOR NO KEY UPDATE
+"""
+
+# Weekends of the clan still stored running whose end is long past and which the
+# answer no longer lists (older than the weekends it holds): closed as last seen,
+# without a post (their end is not news any more).
+CLOSE_FORGOTTEN = """
+UPDATE raid_weekends SET state = 'ended', ended_seen_at = $2
+WHERE clan_tag = $1 AND state = 'ongoing' AND end_time < $2::timestamptz - $3::interval
+  AND NOT (start_time = ANY($4::timestamptz[]))
 """
 
 STORED_ATTACKS = """
@@ -67,11 +78,8 @@ ON CONFLICT (clan_tag, start_time, tag) DO UPDATE SET
     looted = greatest(raid_members.looted, EXCLUDED.looted)
 """
 
-# A member list belongs to a weekend's roster when it was read while the weekend ran:
-# between its start and end, or after its start while the API still showed it running.
-IN_WEEKEND = """
-    ({at} >= w.start_time AND ({at} <= w.end_time OR w.state = 'ongoing'))
-"""
+# A member list belongs to a weekend's roster when it was read while the weekend ran.
+IN_WEEKEND = "({at} >= w.start_time AND {at} <= w.end_time)"
 
 # The clan's member list, if the tracker read it while the weekend ran.
 ROSTER_FROM_LIST = f"""
@@ -95,9 +103,16 @@ ON CONFLICT DO NOTHING
 
 GET_WEEKEND = "SELECT * FROM raid_weekends WHERE clan_tag = $1 AND start_time = $2"
 
-# The clan's weekends newest first; $2 skips that many (0: the latest).
+# The clan's weekend $2 weeks before its latest (weekends begin a week apart; a day's
+# slack either way).
 NTH_WEEKEND = """
-SELECT * FROM raid_weekends WHERE clan_tag = $1 ORDER BY start_time DESC OFFSET $2 LIMIT 1
+SELECT w.* FROM raid_weekends w,
+    (SELECT max(start_time) - make_interval(days => 7 * $2) AS at
+     FROM raid_weekends WHERE clan_tag = $1) AS wanted
+WHERE w.clan_tag = $1
+  AND w.start_time BETWEEN wanted.at - interval '1 day' AND wanted.at + interval '1 day'
+ORDER BY w.start_time DESC
+LIMIT 1
 """
 
 MEMBERS = """
@@ -207,6 +222,19 @@ async def save_weekend(con: asyncpg.Connection, weekend: RaidWeekend, at: dateti
             [m.bonus_attack_limit for m in ms], [m.looted for m in ms],
         )  # fmt: skip
     await con.execute(ROSTER_FROM_LIST, w.clan_tag, w.start_time)
+
+
+async def close_forgotten(
+    con: asyncpg.Connection,
+    clan_tag: str,
+    at: datetime,
+    after: timedelta,
+    listed: Sequence[datetime],
+) -> int:
+    """Close the clan's weekends stored running, ended more than ``after`` before ``at``
+    and not in the answer (its weekends start at ``listed``)."""
+    status = await con.execute(CLOSE_FORGOTTEN, clan_tag, at, after, list(listed))
+    return int(status.split()[-1])
 
 
 async def note_roster(

@@ -83,9 +83,10 @@ def credit(
     if state.read_at < month_start(month) - CARRY_OVER:
         return GamesCredit(value, at, clan_tag, month, 0, None, 0, False)
     rise = value - state.value
-    if rise <= 0:
-        # No rise; a lower value is an answer cached from before the baseline.
-        return GamesCredit(max(value, state.value), at, clan_tag, month, 0, None, 0, False)
+    if rise < 0:
+        return None  # the achievement never falls: an answer cached from before the baseline
+    if rise == 0:
+        return GamesCredit(value, at, clan_tag, month, 0, None, 0, False)
     clan = state.clan_tag or clan_tag
     room = max(maximum - state.month_points, 0)
     points = min(rise, room) if clan is not None else 0

@@ -80,7 +80,14 @@ def next_delay(
         # serve a reading from before it for CACHE_AGE), within the interval.
         settled = (min(w.end_time for w in running) - at).total_seconds() + CACHE_AGE + 5.0
         return min(interval, settled) if settled > 0 else interval
-    until_start = (next_weekend_start(at) - at).total_seconds() + 5.0
+    coming = next_weekend_start(at)
+    # A weekend began moments ago but the API's cache does not show it yet: ask again
+    # once it does, so the weekend's first hours are read too.
+    began = coming - timedelta(days=7)
+    shown_by = (began - at).total_seconds() + CACHE_AGE + 5.0
+    if 0 < shown_by < interval:
+        return shown_by
+    until_start = (coming - at).total_seconds() + 5.0
     return max(interval, min(interval * idle, until_start))
 
 
@@ -129,10 +136,16 @@ class RaidPoller:
         if not due:
             return 0
         try:
-            await asyncio.gather(*(self._poll_clan(clan_tag) for clan_tag in due))
+            # Every clan's poll finishes (and records its schedule) before the leases go.
+            results = await asyncio.gather(
+                *(self._poll_clan(clan_tag) for clan_tag in due), return_exceptions=True
+            )
         finally:
             async with self.pool.acquire() as con:
                 await raids.release(con, due, self.owner)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the loop backs off and logs it
         return len(due)
 
     async def _poll_clan(self, clan_tag: str) -> None:

@@ -11,7 +11,7 @@ restarts).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -21,6 +21,10 @@ from db.model import Event, RaidWeekend
 
 # Looters named in a raid_end post.
 TOP_LOOTERS = 3
+# A weekend first read ended this long after its end (the clan was untracked, the bot
+# was down for days) is closed without a post: its summary is no longer news. Less
+# than that (the bot was down over the end, the next weekend has begun) it is posted.
+STALE_END = timedelta(days=5)
 
 
 async def write_answer(
@@ -34,6 +38,7 @@ async def write_answer(
         posted = 0
         for weekend in sorted(weekends, key=lambda w: w.start_time):
             posted += await _write_weekend(con, weekend, at)
+        await raids.close_forgotten(con, clan_tag, at, STALE_END, [w.start_time for w in weekends])
         return posted
 
 
@@ -51,6 +56,8 @@ async def _write_weekend(con: asyncpg.Connection, weekend: RaidWeekend, at: date
         await activity.mark_active(con, ((tag, at, "raid_attacks") for tag in risen))
     newly_ended = weekend.ended and before is not None and before.ended_seen_at is None
     if not (newly_ended and before is not None and before.seen_ongoing):
+        return 0
+    if at - weekend.end_time > STALE_END:
         return 0
     row = await raids.get_weekend(con, weekend.clan_tag, weekend.start_time)
     assert row is not None

@@ -2,7 +2,9 @@
 
 A player's last activity is the last reading that showed one of these. What a
 defense alone explains is not a sign: defense wins, and trophies that fell
-(a lost defense) or rose with a defense win. A lost attack that changes
+(a lost defense) or rose with a defense win. A clan's member list shows
+trophies but not defense wins, so its trophies are no sign (the next full
+profile shows the attack wins of an attack). A lost attack that changes
 nothing else is invisible to polling (its trophies fall as a lost defense's
 would); see RELIABILITY.md.
 """
@@ -45,10 +47,16 @@ def label(reasons: str | None) -> str:
 
 
 def signs_of_play(
-    old: PlayerProfile, new: PlayerProfile, donated: int = 0, received: int = 0
+    old: PlayerProfile,
+    new: PlayerProfile,
+    donated: int = 0,
+    received: int = 0,
+    *,
+    full: bool = True,
 ) -> tuple[str, ...]:
     """The signs of play between two readings of one player (``donated`` and
-    ``received``: what the counter model credited between them)."""
+    ``received``: what the counter model credited between them; ``full``: ``new`` is
+    a full profile, not a clan's member list, which lacks defense wins)."""
     signs: list[str] = []
     if donated > 0:
         signs.append("donations")
@@ -56,7 +64,7 @@ def signs_of_play(
         signs.append("received")
     if new.attack_wins > old.attack_wins:
         signs.append("attack_wins")
-    if new.trophies > old.trophies and new.defense_wins <= old.defense_wins:
+    if full and new.trophies > old.trophies and new.defense_wins <= old.defense_wins:
         signs.append("trophies")
     if new.builder_trophies != old.builder_trophies:
         signs.append("builder_trophies")

@@ -75,12 +75,17 @@ def observe(
         # only what the counter model learned of its endpoint.
         return Change(replace(previous, counters=outcome.state), False, [], [])
     if not ordered:
-        # Maybe older than the last reading of another endpoint: its stats would undo
-        # fresher ones (trophies back and forth). Only its clan, which the counter model
-        # placed (a real move), is taken.
+        # Maybe older than the last reading of another endpoint: the stats that endpoint
+        # also shows would undo fresher ones (trophies back and forth), so they are kept.
+        # Its clan, which the counter model placed (a real move), is taken; so are the
+        # stats only a full profile shows: they were last stored from a full profile,
+        # and one endpoint's answers come in order.
         moved = profile.clan_tag != old.clan_tag
+        base = old
+        if source == PROFILE:
+            base = replace(old, **{f: getattr(profile, f) for f in PROFILE_ONLY_FIELDS})
         profile = replace(
-            old,
+            base,
             clan_tag=profile.clan_tag,
             clan_name=profile.clan_name,
             role=profile.role if moved else old.role,
@@ -95,7 +100,7 @@ def observe(
     )
     changed = bool(outcome.credits) or any(old.stat(s) != new.stat(s) for s in STATS)
     stored = Stored(new, at, outcome.state)
-    active = signs_of_play(old, new, outcome.donations, outcome.received)
+    active = signs_of_play(old, new, outcome.donations, outcome.received, full=source == PROFILE)
     return Change(stored, changed, _events(old, new, at, outcome), outcome.credits, active)
 
 
@@ -146,6 +151,19 @@ MEMBER_FIELDS = {
     "donationsReceived": "donations_received",
     "townHallLevel": "town_hall",
 }
+
+
+# What a full profile shows and a clan's member list does not (MEMBER_FIELDS).
+PROFILE_ONLY_FIELDS = (
+    "best_trophies",
+    "war_stars",
+    "attack_wins",
+    "defense_wins",
+    "best_builder_trophies",
+    "builder_hall",
+    "capital_contributions",
+    "heroes",
+)
 
 
 def merge_member(

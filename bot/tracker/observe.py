@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,13 +41,16 @@ async def record_players(
     readings: Sequence[ProfileReading],
     *,
     games_max: int = DEFAULT_MAXIMUM,
+    games: bool = True,
 ) -> int:
     """Diff full profiles against the stored state and write the result.
 
     The caller holds a transaction. A reading older than the stored one
-    is dropped (a cached lookup must not rewrite history). The clan games
-    achievement is credited in the same transaction (``games_max``: the
-    month's maximum). Returns the number of events written.
+    is dropped (a cached lookup must not rewrite history). Unless ``games``
+    is False (a player nobody tracks), the clan games achievement is
+    credited in the same transaction (``games_max``: the month's maximum), in
+    the clan the tracker now holds the player to be in. Returns the number
+    of events written.
     """
     if not readings:
         return 0
@@ -62,18 +65,26 @@ async def record_players(
         con, tags, season_start, max(r.at for r in latest.values())
     )
     changes: list[Change] = []
-    games: list[tuple[PlayerProfile, datetime]] = []
+    shown: list[tuple[PlayerProfile, datetime]] = []
     for tag in tags:
         reading = latest[tag]
         state, fetched_at = states.get(tag, (None, None))
         if fetched_at is not None and reading.at < fetched_at:
             continue
         at = _later(reading.at, fetched_at)
-        changes.append(observe(state, reading.profile, at, source=PROFILE))
-        games.append((reading.profile, at))
+        change = observe(state, reading.profile, at, source=PROFILE)
+        changes.append(change)
+        # The clan as the tracker decided it (a reading maybe older than another
+        # endpoint's does not move the player back to a clan they left).
+        held = change.stored.profile
+        shown.append(
+            (replace(reading.profile, clan_tag=held.clan_tag, clan_name=held.clan_name), at)
+        )
     event_ids = await player_state.save_changes(con, changes)
     await feeds.enqueue_events(con, event_ids)
-    return len(event_ids) + await record_games(con, games, games_max)
+    if not games:
+        return len(event_ids)
+    return len(event_ids) + await record_games(con, shown, games_max)
 
 
 async def record_clan(
@@ -184,9 +195,12 @@ async def record_lookup(
         # Locked before the check: a /track add committing meanwhile would otherwise
         # see its fresh baseline overwritten by this plain upsert.
         await player_state.lock_players(con, [profile.tag])
-        if await schedule.is_scheduled(con, profile.tag) or await player_state.has_history(
-            con, profile.tag
-        ):
-            await record_players(con, [ProfileReading(profile, at)], games_max=games_max)
+        scheduled = await schedule.is_scheduled(con, profile.tag)
+        if scheduled or await player_state.has_history(con, profile.tag):
+            # Clan games are counted only while someone tracks the player: a baseline
+            # from when they were tracked would credit what they earned since, anywhere.
+            await record_players(
+                con, [ProfileReading(profile, at)], games_max=games_max, games=scheduled
+            )
         else:
             await players.upsert_profile(con, profile, at)

@@ -35,8 +35,10 @@ async def save(con: asyncpg.Connection, war: WarSnapshot, at: datetime) -> int:
     events = attack_events(war, saved.new_attacks, at)
     ids = await player_state.insert_events(con, events)
     await feeds.enqueue_clan_events(con, ids, war.clan_tag)
-    # A war attack is a sign of play, seen by this reading.
-    await activity.mark_active(con, ((e.tag, at, "war_attack") for e in events))
+    # A war attack is a sign of play, seen by this reading (the attacks of a war's first
+    # reading were made at moments unknown: a baseline).
+    if not saved.created:
+        await activity.mark_active(con, ((e.tag, at, "war_attack") for e in events))
     if war.state == "warEnded":
         await close(con, saved.war_id, war.clan_tag, at, "seen", result_of(war))
     return saved.war_id

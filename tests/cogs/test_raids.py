@@ -75,3 +75,20 @@ async def test_the_latest_weekend_and_the_one_before(harness: Harness) -> None:
 async def test_weekend_out_of_bounds_is_refused(harness: Harness) -> None:
     reply = await harness.run("raids", opt("weekend", 53, 4))
     assert reply.ephemeral and "from 0 to 52" in reply.content
+
+
+async def test_weekend_counts_weeks_not_stored_weekends(harness: Harness) -> None:
+    """The clan was not tracked a week ago: `weekend:1` has no weekend, `weekend:2` the one
+    two weeks back."""
+    await track_clan(harness)
+    publish(harness, [member(ANN, "Ann")])
+    await poll(harness)
+    now = datetime.now(UTC)
+    two_back = RaidWeekend(now - timedelta(days=14, hours=20), state="ended")
+    two_back.attack(ANN, "Ann", 7_000, attacks=3)
+    harness.coc.serve_raids(CLAN, [two_back, RaidWeekend(now - timedelta(hours=20))])
+    await poll_raids(harness)
+    reply = await harness.run("raids", opt("weekend", 1, 4))
+    assert reply.ephemeral and "No raid weekend 1 week(s) back" in reply.content
+    reply = await harness.run("raids", opt("weekend", 2, 4))
+    assert "`  1.` Ann — 3/5 attacks — 7,000 gold" in reply.embeds[0]["description"]

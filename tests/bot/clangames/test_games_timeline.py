@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.clangames.credit import month_of
-from db import feeds
+from bot.profile import parse_player
+from bot.tracker.observe import record_lookup
+from db import feeds, guild_tracking
 from tests.bot.tracker.conftest import GUILD, Env
 from tests.fakes.coc_api import make_clan, make_player, set_achievement
 
@@ -170,3 +172,24 @@ async def test_points_are_a_sign_of_play(env: Env) -> None:
     row_at = await env.value("SELECT last_active_at FROM players WHERE tag = $1", P)
     assert abs(row_at - env.clock.now) < timedelta(milliseconds=1)
     assert await env.value("SELECT last_active_by FROM players WHERE tag = $1", P) == "clan_games"
+
+
+async def test_a_lookup_of_a_player_nobody_tracks_credits_nothing(env: Env) -> None:
+    """Tracked in clan A early in the month, untracked, then looked up with /player weeks
+    later in another clan: what they earned meanwhile is nobody's to count."""
+    games = Games(env)
+    games.points = {P: 1_000}
+    games.clan_of = {P: CLAN_A}
+    env.clock.now = GAMES_WEEK - timedelta(days=17)
+    games.publish()
+    await env.track(P)
+    tracker = await env.new_tracker()
+    await env.poll(tracker)
+    async with env.pool.acquire() as con:
+        await guild_tracking.untrack_player(con, GUILD, P)
+    env.clock.now = GAMES_WEEK + timedelta(days=3)
+    games.set(P, points=5_000, clan=CLAN_B)
+    async with env.pool.acquire() as con:
+        await record_lookup(con, parse_player(games.player(P)), env.clock.now)
+    assert await credited(env) == {}
+    assert [e[1] for e in await env.events(P)].count("clan_games") == 0

@@ -168,3 +168,27 @@ async def test_on_any_timeline_attacks_are_stored_once_and_the_end_posted_once(
             assert n <= truth[tag]
         assert all(got.get(t, 0) >= n for t, n in shown.items())
     assert await posts(pool) == (1 if seen_running and seen_ended else 0)
+
+
+async def test_an_end_first_read_days_late_is_not_posted_and_a_forgotten_weekend_closes(
+    pool: asyncpg.Pool,
+) -> None:
+    """The clan was untracked over a weekend's end and tracked again a week later: its end
+    is no longer news. One the answer no longer lists is closed as last seen."""
+    await setup(pool)
+    await write(pool, weekend(), START + timedelta(hours=1))
+    ended = replace(weekend(), state="ended")
+    assert await write(pool, ended, END + timedelta(days=6)) == 0
+    assert await posts(pool) == 0
+    later = START + timedelta(days=7)
+    await write(pool, weekend(start=later), later + timedelta(hours=1))
+    forgotten = START + timedelta(days=14)
+    await write(pool, weekend(start=forgotten), forgotten + timedelta(hours=1))
+    # The weekend of `later` dropped out of answers (the API lists the newest ones).
+    async with pool.acquire() as con:
+        await con.execute("UPDATE raid_weekends SET state = 'ongoing' WHERE start_time = $1", later)
+    await write(pool, weekend(start=forgotten), forgotten + timedelta(days=2))
+    async with pool.acquire() as con:
+        states = await con.fetch("SELECT start_time, state FROM raid_weekends ORDER BY 1")
+    assert [s["state"] for s in states] == ["ended", "ended", "ongoing"]
+    assert await posts(pool) == 0

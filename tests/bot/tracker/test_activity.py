@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.profile import parse_player
 from bot.tracker.activity import label, signs_of_play
 from tests.bot.tracker.conftest import Env
-from tests.fakes.coc_api import make_player
+from tests.fakes.coc_api import make_clan, make_player
 
 A = "#2PP0JCCL"
 BASE = parse_player(make_player(A, trophies=3000, defense_wins=10, attack_wins=20))
@@ -77,3 +77,40 @@ async def test_the_tracker_keeps_the_last_sign_of_play(env: Env) -> None:
     await env.poll(tracker)
     at2, by2 = await last_active(env, A)
     assert at2 > at and by2 == "donations"
+
+
+def test_a_member_lists_trophies_are_no_sign_of_play() -> None:
+    """The list shows trophies without defense wins: a won defense would look like play."""
+    won = replace(BASE, trophies=BASE.trophies + 8)
+    assert signs_of_play(BASE, won, full=False) == ()
+    assert signs_of_play(BASE, won) == ("trophies",)
+
+
+async def test_a_profile_read_just_after_the_clans_list_still_shows_attacks(env: Env) -> None:
+    """A member's full profile read within the profile's cache age after the clan's list
+    may be older than the list: the stats both show are kept, but those only a profile
+    shows (attack wins, war stars, ...) come from the profile's own answers, in order."""
+    clan = "#2Q9VRJ0"
+    tracker = await env.new_tracker()
+
+    def publish(**stats: int) -> None:
+        p = make_player(A, clan=(clan, "C"), **stats)
+        env.api.set_player(p)
+        env.api.set_clan(make_clan(clan, [p]))
+
+    publish(attack_wins=10, war_stars=100, trophies=3000)
+    await env.track_clan(clan)
+    await env.poll(tracker)
+    publish(attack_wins=11, war_stars=103, trophies=3030)
+    env.clock.advance(minutes=10)
+    async with env.pool.acquire() as con:
+        await con.execute("UPDATE clan_polls SET next_poll_at = now() - interval '1 s'")
+    await tracker.run_once()
+    env.clock.advance(seconds=5)  # the profile, 5 s after the list
+    async with env.pool.acquire() as con:
+        await con.execute("UPDATE player_polls SET next_poll_at = now() - interval '1 s'")
+    await tracker.run_once()
+    assert (await env.history(A, "attack_wins", "war_stars", "trophies"))[-1] == (11, 103, 3030)
+    at, by = await last_active(env, A)
+    assert abs(at - env.clock.now) < timedelta(milliseconds=1)
+    assert set(by.split(",")) == {"attack_wins", "war_stars"}
