@@ -237,19 +237,24 @@ def season_records(data: Generated) -> list[tuple[object, ...]]:
     ]
 
 
-async def main(players: int, rows: int) -> None:
+async def run(dsn: str, players: int, rows: int) -> None:
+    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=60)
+    try:
+        await migrate(pool)
+        started = time.perf_counter()
+        timings = await load(pool, players, rows, datetime.now(UTC))
+        print({k: round(v, 1) for k, v in timings.items()}, time.perf_counter() - started)
+    finally:
+        await pool.close()
+
+
+def main(players: int, rows: int) -> None:
+    # The embedded server starts outside the event loop (its start runs one of its own).
     with database(tcp=False) as dsns:
-        pool = await create_pool(dsns["socket"], min_size=1, max_size=2, command_timeout=60)
-        try:
-            await migrate(pool)
-            started = time.perf_counter()
-            timings = await load(pool, players, rows, datetime.now(UTC))
-            print({k: round(v, 1) for k, v in timings.items()}, time.perf_counter() - started)
-        finally:
-            await pool.close()
+        asyncio.run(run(dsns["socket"], players, rows))
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     args = [int(a) for a in sys.argv[1:3]]
-    asyncio.run(main(*(args or [100_000, 10_000_000])))
+    main(*(args or [100_000, 10_000_000]))
