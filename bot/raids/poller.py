@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 CACHE_AGE = 60.0
 # The game's raid weekends begin on Fridays (weekday 4) at 07:00 UTC.
 WEEKEND_START = (4, 7)
+# After a weekend's start, a clan whose answer does not show it yet is asked again
+# within the cache age for this long.
+FIRST_HOUR = timedelta(hours=1)
 
 
 @dataclass
@@ -81,12 +84,13 @@ def next_delay(
         settled = (min(w.end_time for w in running) - at).total_seconds() + CACHE_AGE + 5.0
         return min(interval, settled) if settled > 0 else interval
     coming = next_weekend_start(at)
-    # A weekend began moments ago but the API's cache does not show it yet: ask again
-    # once it does, so the weekend's first hours are read too.
+    # A weekend began less than an hour ago and the answer does not show it yet (the
+    # API's cache, or no raid yet): ask again as soon as the cache may have turned, so
+    # the weekend's first hour is read too.
     began = coming - timedelta(days=7)
-    shown_by = (began - at).total_seconds() + CACHE_AGE + 5.0
-    if 0 < shown_by < interval:
-        return shown_by
+    if at - began < FIRST_HOUR:
+        shown_by = (began - at).total_seconds() + CACHE_AGE + 5.0
+        return min(interval, shown_by if shown_by > 0 else CACHE_AGE + 5.0)
     until_start = (coming - at).total_seconds() + 5.0
     return max(interval, min(interval * idle, until_start))
 
@@ -143,9 +147,11 @@ class RaidPoller:
         finally:
             async with self.pool.acquire() as con:
                 await raids.release(con, due, self.owner)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result  # the loop backs off and logs it
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for extra in failed[1:]:
+            log.error("raid poll failed", exc_info=extra)
+        if failed:
+            raise failed[0]  # the loop backs off and logs it
         return len(due)
 
     async def _poll_clan(self, clan_tag: str) -> None:

@@ -53,7 +53,9 @@ async def _write_weekend(con: asyncpg.Connection, weekend: RaidWeekend, at: date
     if before is not None:
         # A first sighting is a baseline: when its attacks were made is unknown.
         risen = [m.tag for m in weekend.members if m.attacks > attacks.get(m.tag, 0)]
-        await activity.mark_active(con, ((tag, at, "raid_attacks") for tag in risen))
+        # Made by the weekend's end at the latest (a reading days later says no more).
+        seen = min(at, weekend.end_time)
+        await activity.mark_active(con, ((tag, seen, "raid_attacks") for tag in risen))
     newly_ended = weekend.ended and before is not None and before.ended_seen_at is None
     if not (newly_ended and before is not None and before.seen_ongoing):
         return 0

@@ -38,7 +38,8 @@ async def save(con: asyncpg.Connection, war: WarSnapshot, at: datetime) -> int:
     # A war attack is a sign of play, seen by this reading (the attacks of a war's first
     # reading were made at moments unknown: a baseline).
     if not saved.created:
-        await activity.mark_active(con, ((e.tag, at, "war_attack") for e in events))
+        seen = min(at, war.end_time)  # made by the war's end at the latest
+        await activity.mark_active(con, ((e.tag, seen, "war_attack") for e in events))
     if war.state == "warEnded":
         await close(con, saved.war_id, war.clan_tag, at, "seen", result_of(war))
     return saved.war_id

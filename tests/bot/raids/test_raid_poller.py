@@ -201,6 +201,13 @@ async def test_raid_attacks_are_a_sign_of_play(renv: RaidEnv) -> None:
         "SELECT last_active_at, last_active_by FROM players WHERE tag = $1", ANN
     )
     assert (row["last_active_at"], row["last_active_by"]) == (renv.clock.now, "raid_attacks")
+    # Read again days after the end (the bot was down): the attacks were made by the end.
+    weekend.attack(ANN, "Ann", 1_000)
+    weekend.end_weekend()
+    renv.clock.now = weekend.end + timedelta(days=3)  # type: ignore[operator]
+    await renv.poll(poller, hours=0)
+    [row] = await renv.fetch("SELECT last_active_at FROM players WHERE tag = $1", ANN)
+    assert row["last_active_at"] == weekend.end
 
 
 def test_the_schedule_reads_running_weekends_often_and_waits_between_them() -> None:
@@ -221,5 +228,9 @@ def test_the_schedule_reads_running_weekends_often_and_waits_between_them() -> N
     # A weekend that began a few seconds ago is not in the API's cached answer yet: read
     # again once it is (its first hour counts).
     assert next_delay([over], FRIDAY + timedelta(seconds=5), 900, 4) == pytest.approx(60)
+    # Still not shown (no raid yet): asked every cache age for the first hour, then idle.
+    assert next_delay([over], FRIDAY + timedelta(minutes=20), 900, 4) == pytest.approx(65)
+    assert next_delay([over], FRIDAY + timedelta(minutes=20), 30, 4) == 30
+    assert next_delay([over], FRIDAY + timedelta(minutes=61), 900, 4) == 3600
     assert next_weekend_start(FRIDAY) == FRIDAY + timedelta(days=7)
     assert next_weekend_start(FRIDAY - timedelta(seconds=1)) == FRIDAY
