@@ -75,3 +75,34 @@ async def test_a_directly_tracked_member_stays_tracked_after_leaving(env: Env) -
     assert await env.value("SELECT via_clan FROM tracked_players WHERE tag = $1", A) is None
     kinds = [e[1] for e in await env.events(A)]
     assert kinds.count("clan_leave") == 1
+
+
+async def test_a_move_between_two_tracked_clans_never_untracks_the_player(env: Env) -> None:
+    """The new clan's list is read before the old one's: it takes the player over, and the
+    old clan's list, no longer showing them, lets go of nothing."""
+    other = "#8QU8J9LP"
+    tracker = await env.new_tracker()
+    env.api.set_player(member(A))
+    env.api.set_clan(make_clan(CLAN, [member(A)]))
+    env.api.set_clan(make_clan(other, []))
+    await env.track_clan(CLAN)
+    await env.track_clan(other)
+    await env.poll(tracker)
+    assert await tracked(env) == {A}
+
+    moved = make_player(A, clan=(other, "Other"))
+    env.api.set_player(moved)
+    env.api.set_clan(make_clan(other, [moved]))
+    env.api.set_clan(make_clan(CLAN, []))
+    for clan in (other, CLAN):  # the new clan's list first
+        env.clock.advance(minutes=1)
+        async with env.pool.acquire() as con:
+            await con.execute(
+                "UPDATE clan_polls SET next_poll_at = now() - interval '1 s' WHERE clan_tag = $1",
+                clan,
+            )
+        await tracker.run_once()
+    assert await tracked(env) == {A}
+    assert await env.value("SELECT via_clan FROM tracked_players WHERE tag = $1", A) == other
+    assert await env.value("SELECT untracked_at FROM player_counters WHERE tag = $1", A) is None
+    assert await env.value("SELECT count(*) FROM player_polls WHERE tag = $1", A) == 1
