@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import numpy as np
 
-from bench.common import database
+from bench.common import database, record
 from bot.tags import TAG_ALPHABET
 from bot.tracker.seasons import season_start, season_starts_between
 from db.history import VALUE_COLUMNS
@@ -235,6 +237,48 @@ def season_records(data: Generated) -> list[tuple[object, ...]]:
     return [
         (data.tags[i], season, int(given[i]), int(got[i])) for i in np.nonzero(seen)[0].tolist()
     ]
+
+
+Measure = Callable[[asyncpg.Pool, int, datetime], Awaitable[dict[str, object]]]
+
+
+async def _load_and_measure(
+    dsn: str, players: int, rows: int, measure: Measure
+) -> dict[str, object]:
+    now = datetime.now(UTC)
+    pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=3600)
+    try:
+        await migrate(pool)
+        started = time.perf_counter()
+        timings = await load(pool, players, rows, now)
+        timings["load_total_s"] = time.perf_counter() - started
+        log.info("loaded in %.0f s: %s", timings["load_total_s"], timings)
+        # Other work on a 2-core machine shows in the tails: record how busy it was.
+        load_before = os.getloadavg()
+        results = await measure(pool, players, now)
+        results["loadavg_1_5_15"] = {"before": load_before, "after": os.getloadavg()}
+        results["load"] = {k: round(v, 1) for k, v in timings.items()}
+        return results
+    finally:
+        await pool.close()
+
+
+def measure_on_history(name: str, measure: Measure, players: int, rows: int) -> None:
+    """Load ``players`` and ``rows`` of history on a fresh database, run ``measure``, then
+    write bench/results/``name``.json and print it (its ``plans``: EXPLAIN output)."""
+    # The embedded server starts outside the event loop (its start runs one of its own).
+    with database(tcp=False) as dsns:
+        found = asyncio.run(
+            _load_and_measure(dsns.get("socket") or dsns["tcp"], players, rows, measure)
+        )
+    results: dict[str, object] = {"players": players, "rows": rows, **found}
+    path = record(name, results)
+    plans = results.pop("plans", {})
+    for key, value in results.items():
+        print(f"{key}: {value}")
+    for key, plan in plans.items():  # type: ignore[attr-defined]
+        print(f"\n-- {key}\n{plan}")
+    print(f"\nwritten to {path}")
 
 
 async def run(dsn: str, players: int, rows: int) -> None:

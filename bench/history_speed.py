@@ -18,28 +18,23 @@ writes bench/results/history_speed.json.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import random
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
-from bench.common import database, record
-from bench.history_gen import GUILD_SIZE, USER_ID, load, tag_of
+from bench.history_gen import GUILD_SIZE, USER_ID, measure_on_history, tag_of
 from bot import leaderboards
 from bot.charts import render_history
 from bot.periods import Period, build_series, gain_column, rank
 from bot.tracker.seasons import season_starts_between
 from db import history
-from db.migrate import migrate
 from db.model import HistoryPoint
-from db.pool import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -161,44 +156,7 @@ async def explain(con: asyncpg.Connection, query: str, *args: object) -> str:
     return "\n".join(r[0] for r in rows)
 
 
-async def run(dsn: str, players: int, rows: int) -> tuple[dict[str, float], dict[str, object]]:
-    now = datetime.now(UTC)
-    pool = await create_pool(dsn, min_size=1, max_size=2, command_timeout=3600)
-    try:
-        await migrate(pool)
-        started = time.perf_counter()
-        timings = await load(pool, players, rows, now)
-        timings["load_total_s"] = time.perf_counter() - started
-        log.info("loaded in %.0f s: %s", timings["load_total_s"], timings)
-        # Other work on a 2-core machine shows in the tails: record how busy it was.
-        load_before = os.getloadavg()
-        results = await measure(pool, players, now)
-        results["loadavg_1_5_15"] = {"before": load_before, "after": os.getloadavg()}
-        return timings, results
-    finally:
-        await pool.close()
-
-
-def main(players: int, rows: int) -> None:
-    # The embedded server starts outside the event loop (its start runs one of its own).
-    with database(tcp=False) as dsns:
-        timings, results = asyncio.run(run(dsns.get("socket") or dsns["tcp"], players, rows))
-    results = {
-        "players": players,
-        "rows": rows,
-        "load": {k: round(v, 1) for k, v in timings.items()},
-        **results,
-    }
-    path = record("history_speed", results)
-    plans = results.pop("plans")
-    for name, value in results.items():
-        print(f"{name}: {value}")
-    for name, plan in plans.items():  # type: ignore[union-attr]
-        print(f"\n-- {name}\n{plan}")
-    print(f"\nwritten to {path}")
-
-
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = [int(a) for a in sys.argv[1:3]]
-    main(*(args or [100_000, 10_000_000]))
+    measure_on_history("history_speed", measure, *(args or [100_000, 10_000_000]))

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -42,15 +41,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import numpy as np
 
-from bench.common import database, record
-from bench.history_gen import GUILD_SIZE, load, tag_of
+from bench.history_gen import GUILD_SIZE, measure_on_history, tag_of
 from bench.history_speed import explain, summary, timed
 from bot.clans import resolve_clan
 from bot.inactivity import load_report
 from db import activity, guild_tracking
 from db.history import VALUE_COLUMNS
-from db.migrate import migrate
-from db.pool import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -227,40 +223,7 @@ async def measure(pool: asyncpg.Pool, players: int, now: datetime) -> dict[str, 
     return results
 
 
-async def run(dsn: str, players: int, rows: int) -> dict[str, object]:
-    now = datetime.now(UTC)
-    pool = await create_pool(dsn, min_size=1, max_size=3, command_timeout=3600)
-    try:
-        await migrate(pool)
-        started = time.perf_counter()
-        timings = await load(pool, players, rows, now)
-        timings["load_total_s"] = time.perf_counter() - started
-        log.info("loaded in %.0f s: %s", timings["load_total_s"], timings)
-        # Other work on a 2-core machine shows in the tails: record how busy it was.
-        load_before = os.getloadavg()
-        results = await measure(pool, players, now)
-        results["loadavg_1_5_15"] = {"before": load_before, "after": os.getloadavg()}
-        results["load"] = {k: round(v, 1) for k, v in timings.items()}
-        return results
-    finally:
-        await pool.close()
-
-
-def main(players: int, rows: int) -> None:
-    # The embedded server is started outside the event loop (its start runs one).
-    with database(tcp=False) as dsns:
-        results = asyncio.run(run(dsns.get("socket") or dsns["tcp"], players, rows))
-    results = {"players": players, "rows": rows, **results}
-    path = record("inactive_speed", results)
-    plans = results.pop("plans")
-    for name, value in results.items():
-        print(f"{name}: {value}")
-    for name, plan in plans.items():  # type: ignore[attr-defined]
-        print(f"\n-- {name}\n{plan}")
-    print(f"\nwritten to {path}")
-
-
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = [int(a) for a in sys.argv[1:3]]
-    main(*(args or [100_000, 10_000_000]))
+    measure_on_history("inactive_speed", measure, *(args or [100_000, 10_000_000]))
