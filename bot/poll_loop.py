@@ -3,15 +3,25 @@
 A step leases the clans due, polls them and returns how many it polled (0: none was
 due). Errors are retried here with a back-off; a bug that escapes a step ends nothing
 but that step, and one that escapes the loop is the supervisor's to restart.
+``ClanPoller`` holds what every clan poller has: its dependencies, its name on the
+leases, its request limit, its liveness and this loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+import asyncpg
+
+from bot.clash import ClashApi
+from bot.timeutil import utcnow
 from bot.tracker.batches import wait_or_stop
+from bot.tracker.engine import owner_id
+from db import tracker_status
 from db.errors import is_unavailable
 
 log = logging.getLogger(__name__)
@@ -50,3 +60,52 @@ async def poll_all_due(step: Callable[[], Awaitable[int]]) -> int:
     while polled := await step():
         total += polled
     return total
+
+
+class ClanPoller:
+    """A poller of tracked clans: ``step`` (the subclass's) leases and polls those due."""
+
+    name = "clan poller"
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        clash: ClashApi,
+        interval: float,
+        concurrency: int,
+        idle_wait: float,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.pool = pool
+        self.clash = clash
+        self.clock = clock
+        self.interval = interval
+        self.idle_wait = idle_wait
+        self.owner = owner_id()
+        self._requests = asyncio.Semaphore(concurrency)
+        self.last_beat = time.monotonic()
+
+    def _beat(self) -> None:
+        self.last_beat = time.monotonic()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set."""
+        log.info("%s started (interval %.1f s)", self.name, self.interval)
+        await poll_until_stopped(
+            self.name, self.step, stop, idle_wait=self.idle_wait, beat=self._beat
+        )
+        log.info("%s stopped", self.name)
+
+    async def run_once(self) -> int:
+        """Poll every clan due now, until none is (tests, one-shot runs)."""
+        return await poll_all_due(self.step)
+
+    async def paused(self, con: asyncpg.Connection) -> bool:
+        """The API is in maintenance or refused the key: the player tracker probes it,
+        the clan pollers wait."""
+        state = await tracker_status.status(con)
+        return state["paused_until"] is not None and state["paused_until"] > state["now"]
+
+    async def step(self) -> int:
+        raise NotImplementedError

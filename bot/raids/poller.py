@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,13 +27,12 @@ from bot.errors import (
     ClanNotFound,
     UserFacingError,
 )
-from bot.poll_loop import poll_all_due, poll_until_stopped
+from bot.poll_loop import ClanPoller
 from bot.raids.parse import RaidPayloadError, parse_seasons
 from bot.raids.store import write_answer
 from bot.settings import Settings
 from bot.timeutil import utcnow
-from bot.tracker.engine import owner_id
-from db import raids, tracker_status
+from db import raids
 from db.model import RaidWeekend
 
 log = logging.getLogger(__name__)
@@ -95,7 +93,9 @@ def next_delay(
     return max(interval, min(interval * idle, until_start))
 
 
-class RaidPoller:
+class RaidPoller(ClanPoller):
+    name = "raid poller"
+
     def __init__(
         self,
         *,
@@ -105,35 +105,20 @@ class RaidPoller:
         options: RaidOptions | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.pool = pool
-        self.clash = clash
         self.options = options or RaidOptions()
-        self.clock = clock
-        self.interval = settings.raid_interval_seconds
-        self.owner = owner_id()
-        self._requests = asyncio.Semaphore(self.options.concurrency)
-        self.last_beat = time.monotonic()
-
-    def _beat(self) -> None:
-        self.last_beat = time.monotonic()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set (see bot.poll_loop)."""
-        log.info("raid poller started (interval %.1f s)", self.interval)
-        await poll_until_stopped(
-            "raid poller", self.step, stop, idle_wait=self.options.idle_wait, beat=self._beat
+        super().__init__(
+            pool=pool,
+            clash=clash,
+            interval=settings.raid_interval_seconds,
+            concurrency=self.options.concurrency,
+            idle_wait=self.options.idle_wait,
+            clock=clock,
         )
-        log.info("raid poller stopped")
-
-    async def run_once(self) -> int:
-        """Poll every clan due now, until none is (tests, one-shot runs)."""
-        return await poll_all_due(self.step)
 
     async def step(self) -> int:
         async with self.pool.acquire() as con:
-            state = await tracker_status.status(con)
-            if state["paused_until"] is not None and state["paused_until"] > state["now"]:
-                return 0  # maintenance or a refused key: the player tracker probes
+            if await self.paused(con):
+                return 0
             due = await raids.lease(
                 con, self.options.batch_size, self.options.lease_seconds, self.owner
             )

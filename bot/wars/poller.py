@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,13 +36,12 @@ from bot.errors import (
     UserFacingError,
     WarLogPrivate,
 )
-from bot.poll_loop import poll_all_due, poll_until_stopped
+from bot.poll_loop import ClanPoller
 from bot.settings import Settings
 from bot.timeutil import utcnow
-from bot.tracker.engine import owner_id
 from bot.wars import store
 from bot.wars.parse import WarPayloadError, parse_war
-from db import tracker_status, wars
+from db import wars
 from db.model import WarSnapshot
 
 log = logging.getLogger(__name__)
@@ -72,7 +70,9 @@ class WarOptions:
     idle_wait: float = 1.0
 
 
-class WarPoller:
+class WarPoller(ClanPoller):
+    name = "war poller"
+
     def __init__(
         self,
         *,
@@ -82,37 +82,20 @@ class WarPoller:
         options: WarOptions | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.pool = pool
-        self.clash = clash
         self.options = options or WarOptions()
-        self.clock = clock
-        self.interval = settings.war_interval_seconds
-        self.owner = owner_id()
-        self._requests = asyncio.Semaphore(self.options.concurrency)
-        self.last_beat = time.monotonic()
-
-    # -- the loop --------------------------------------------------------------------
-
-    def _beat(self) -> None:
-        self.last_beat = time.monotonic()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set (see bot.poll_loop)."""
-        log.info("war poller started (interval %.1f s)", self.interval)
-        await poll_until_stopped(
-            "war poller", self.step, stop, idle_wait=self.options.idle_wait, beat=self._beat
+        super().__init__(
+            pool=pool,
+            clash=clash,
+            interval=settings.war_interval_seconds,
+            concurrency=self.options.concurrency,
+            idle_wait=self.options.idle_wait,
+            clock=clock,
         )
-        log.info("war poller stopped")
-
-    async def run_once(self) -> int:
-        """Poll every clan due now, until none is (tests, one-shot runs)."""
-        return await poll_all_due(self.step)
 
     async def step(self) -> int:
         async with self.pool.acquire() as con:
-            state = await tracker_status.status(con)
-            if state["paused_until"] is not None and state["paused_until"] > state["now"]:
-                return 0  # the API is in maintenance or refused the key: the tracker probes
+            if await self.paused(con):
+                return 0
             due = await wars.lease(
                 con, self.options.batch_size, self.options.lease_seconds, self.owner
             )
