@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import coc
+from coc.http import Route
 
 from bot.errors import (
     ApiAccessDenied,
@@ -329,6 +330,53 @@ class ClashApi:
             ),
             clan_tag,
             clan=True,
+            deadline=deadline,
+        )
+        if not isinstance(data, dict):
+            raise ApiUnavailable(f"unreadable body ({type(data).__name__})", answered=True)
+        return data
+
+    # -- ranked: coc.py 4.0 has no methods for these routes, so they go through its HTTP
+    # client as raw JSON (its throttle, keys and retries still apply).
+
+    async def _player_route(
+        self, tag: str, route: str, *, deadline: float | None, cached: bool
+    ) -> dict[str, Any]:
+        http = self.client.http
+        path = f"/players/{tag}/{route}"
+        data = await self._call(
+            lambda: http.request(
+                Route("GET", http.base_url, path),
+                lookup_cache=cached,
+                update_cache=cached,
+            ),
+            tag,
+            deadline=deadline,
+        )
+        if not isinstance(data, dict):
+            raise ApiUnavailable(f"unreadable body ({type(data).__name__})", answered=True)
+        return data
+
+    async def get_battle_log(
+        self, tag: str, *, deadline: float | None = COMMAND_DEADLINE, cached: bool = False
+    ) -> dict[str, Any]:
+        """The raw ``/players/{tag}/battlelog`` body: up to 50 battles, newest first."""
+        return await self._player_route(tag, "battlelog", deadline=deadline, cached=cached)
+
+    async def get_league_history(
+        self, tag: str, *, deadline: float | None = COMMAND_DEADLINE, cached: bool = False
+    ) -> dict[str, Any]:
+        """The raw ``/players/{tag}/leaguehistory`` body: the player's past ranked weeks."""
+        return await self._player_route(tag, "leaguehistory", deadline=deadline, cached=cached)
+
+    async def get_league_tiers(
+        self, *, deadline: float | None = COMMAND_DEADLINE
+    ) -> dict[str, Any]:
+        """The raw ``/leaguetiers`` body (cached by coc.py for its max-age)."""
+        http = self.client.http
+        data = await self._call(
+            lambda: http.request(Route("GET", http.base_url, "/leaguetiers")),
+            "leaguetiers",
             deadline=deadline,
         )
         if not isinstance(data, dict):

@@ -51,6 +51,7 @@ INITIAL_EXTENSIONS: tuple[str, ...] = (
     "cogs.link",
     "cogs.player",
     "cogs.raids",
+    "cogs.ranked",
     "cogs.status",
     "cogs.track",
     "cogs.war",

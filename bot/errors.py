@@ -95,3 +95,7 @@ class LimitReached(UserFacingError):
 
 class NoData(UserFacingError):
     """There is nothing to show yet (no history, empty leaderboard, ...)."""
+
+
+class InvalidOption(UserFacingError):
+    """An option's value the command cannot read (a date in the wrong form, ...)."""

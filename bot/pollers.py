@@ -1,7 +1,7 @@
 """The background pollers a process runs, started under its supervisor in one place.
 
 Both ``python -m bot`` (unless TRACKER_ENABLED=false) and ``python -m bot
-tracker`` run them: the player tracker, the war poller and the raid poller. Each shares its
+tracker`` run them: the player tracker and the war, raid and battle pollers. Each shares its
 work with the same pollers of other processes through leases in the
 database.
 """
@@ -12,6 +12,7 @@ import asyncio
 
 import asyncpg
 
+from bot.battles.poller import BattlePoller
 from bot.clash import ClashApi
 from bot.raids.poller import RaidPoller
 from bot.settings import Settings
@@ -32,7 +33,9 @@ def start_pollers(
     tracker = Tracker(settings=settings, pool=pool, clash=clash)
     wars = WarPoller(settings=settings, pool=pool, clash=clash)
     raid_poller = RaidPoller(settings=settings, pool=pool, clash=clash)
+    battle_poller = BattlePoller(settings=settings, pool=pool, clash=clash)
     supervisor.start("tracker", lambda: tracker.run(stop))
     supervisor.start("war poller", lambda: wars.run(stop))
     supervisor.start("raid poller", lambda: raid_poller.run(stop))
+    supervisor.start("battle poller", lambda: battle_poller.run(stop))
     return tracker

@@ -105,4 +105,16 @@ def parse_player(data: Mapping[str, Any]) -> PlayerProfile:
         heroes=heroes,
         lifetime_donations=lifetime_donations(data),
         games_champion=achievement_values(data).get(GAMES_ACHIEVEMENT),
+        league_tier_id=_league_tier_id(data),
+        league_season_id=_optional_int(data, "currentLeagueSeasonId"),
     )
+
+
+def _optional_int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _league_tier_id(data: Mapping[str, Any]) -> int | None:
+    tier = data.get("leagueTier")
+    return _optional_int(tier, "id") if isinstance(tier, Mapping) else None

@@ -73,6 +73,8 @@ class Settings:
     war_interval_seconds: float = 900.0
     # Raid weekends of tracked clans (default: TRACK_INTERVAL_SECONDS).
     raid_interval_seconds: float = 900.0
+    # Battle logs of tracked players who played within a day (default: TRACK_INTERVAL_SECONDS).
+    battlelog_interval_seconds: float = 900.0
     # A month's clan games maximum per player (the game's is 4,000 in most months).
     clan_games_max: int = 4000
     tracker_enabled: bool = True
@@ -243,6 +245,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         track_interval_seconds=track_interval,
         war_interval_seconds=r.number("WAR_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
         raid_interval_seconds=r.number("RAID_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
+        battlelog_interval_seconds=r.number(
+            "BATTLELOG_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7
+        ),
         clan_games_max=r.integer("CLAN_GAMES_MAX", 4000, 1, 100_000) or 4000,
         tracker_enabled=r.boolean("TRACKER_ENABLED", True),
         tracker_concurrency=r.integer("TRACKER_CONCURRENCY", 32, 1, 1000) or 32,

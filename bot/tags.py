@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from bot.embeds import literal
 from bot.errors import InvalidTag
 
 TAG_ALPHABET = "0289PYLQGRJCUV"
@@ -44,3 +45,9 @@ def is_valid_tag(raw: str) -> bool:
     except InvalidTag:
         return False
     return True
+
+
+def shown_tag(value: str | None) -> str:
+    """A tag from the API as text: as it is when it is a tag (markdown-escaping one would
+    show a stray backslash), else escaped like any text."""
+    return value if value and _TAG_RE.fullmatch(value) else literal(value)

@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.autocomplete import tag_autocomplete
+from bot.battles.report import load_loot, loot_field
 from bot.charts import render_history
 from bot.command_checks import BoundedInt
 from bot.embeds import literal, timestamp
@@ -190,9 +191,12 @@ class HistoryCog(commands.Cog):
                 "the player (`/track add`)."
             )
         name, now = current
-        await interaction.response.send_message(
-            embed=progress_embed(name, canonical, days, start, now, base)
-        )
+        embed = progress_embed(name, canonical, days, start, now, base)
+        async with self.bot.pool.acquire() as con:
+            loot = await load_loot(con, canonical, utcnow(), start)
+        field_name, value = loot_field(loot, days)
+        embed.add_field(name=field_name, value=value[:1024], inline=False)
+        await interaction.response.send_message(embed=embed)
 
 
 def _not_enough(

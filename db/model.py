@@ -60,6 +60,9 @@ class PlayerProfile:
     heroes: dict[str, int] = field(default_factory=dict)
     lifetime_donations: int | None = None
     games_champion: int | None = None
+    # Ranked play (full profiles only): ``leagueTier``'s id and ``currentLeagueSeasonId``.
+    league_tier_id: int | None = None
+    league_season_id: int | None = None
 
     def stat(self, name: str) -> int:
         return int(getattr(self, name))
@@ -183,6 +186,8 @@ class Change:
     credits: list[Credit]
     # The signs of play the reading showed (bot.tracker.activity), if any.
     active: tuple[str, ...] = ()
+    # The reading showed battles (bot.battles.watch): the battle log is due.
+    battled: bool = False
 
 
 # -- wars ------------------------------------------------------------------------------------
@@ -314,3 +319,40 @@ class RaidWeekend:
     @property
     def ended(self) -> bool:
         return self.state != "ongoing"
+
+
+# -- ranked battles --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Battle:
+    """One entry of a player's battle log. The API gives no id and no time:
+    ``fingerprint`` (a hash of the whole entry) is what consecutive logs are aligned by."""
+
+    fingerprint: str
+    battle_type: str
+    attack: bool
+    opponent_tag: str
+    stars: int
+    destruction: int
+    gold: int
+    elixir: int
+    dark_elixir: int
+    army_share_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeagueWeek:
+    """One past ranked week of the league history."""
+
+    season_id: int
+    tier_id: int
+    placement: int | None
+    league_trophies: int
+    attack_wins: int
+    attack_losses: int
+    attack_stars: int
+    defense_wins: int
+    defense_losses: int
+    defense_stars: int
+    max_battles: int | None

@@ -56,3 +56,11 @@ async def upsert_profile(
 async def get_profile(con: asyncpg.Connection, tag: str) -> PlayerProfile | None:
     row = await con.fetchrow(GET_PROFILE, tag)
     return None if row is None else profile_from_row(row)
+
+
+PLAYER_NAME = "SELECT name FROM players WHERE tag = $1"
+
+
+async def player_name(con: asyncpg.Connection, tag: str) -> str | None:
+    name = await con.fetchval(PLAYER_NAME, tag)
+    return name if isinstance(name, str) and name else None

@@ -31,6 +31,7 @@ COLOURS: dict[str, discord.Colour] = {
     "war_end": discord.Colour.dark_red(),
     "raid_end": discord.Colour.dark_gold(),
     "clan_games": discord.Colour.gold(),
+    "ranked_week": discord.Colour.purple(),
 }
 # Events of a clan, not of a player: the clan's name comes with the event.
 CLAN_KINDS = {"war_end", "raid_end"}
@@ -86,6 +87,8 @@ def describe_change(event: FeedEvent) -> str:
         return _raid_end(event)
     if kind == "clan_games":
         return _clan_games(event)
+    if kind == "ranked_week":
+        return _ranked_week(event)
     return f"{literal(label)}: {literal(old)} → {literal(new)}"
 
 
@@ -168,6 +171,25 @@ def _clan_games(event: FeedEvent) -> str:
     clan = d.get("clan_name") or d.get("clan")
     where = f" for {literal(clan)}" if clan else ""
     return f"Reached the clan games maximum of {_number(event.new_value)} points{where}"
+
+
+def _ranked_week(event: FeedEvent) -> str:
+    d = event.detail
+    place = f"placed #{d['placement']}" if isinstance(d.get("placement"), int) else "unplaced"
+    wins = d.get("attack_wins")
+    of = f" of {d['max_battles']}" if d.get("max_battles") else ""
+    text = (
+        f"Ranked week ended in {literal(event.old_value)}: {place}, "
+        f"{_number(str(d.get('league_trophies', 0)))} league trophies, {wins} attack wins{of}"
+    )
+    outcome = d.get("outcome")
+    if outcome == "promoted":
+        text += f"; promoted to {literal(event.new_value)}"
+    elif outcome == "demoted":
+        text += f"; demoted to {literal(event.new_value)}"
+    elif outcome == "stayed":
+        text += f"; stays in {literal(event.new_value)}"
+    return text
 
 
 def _percent(value: object) -> str:

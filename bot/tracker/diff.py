@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from bot.battles.watch import battled
 from bot.profile import league_name
 from bot.tracker.activity import signs_of_play
 from bot.tracker.counters import (
@@ -101,7 +102,9 @@ def observe(
     changed = bool(outcome.credits) or any(old.stat(s) != new.stat(s) for s in STATS)
     stored = Stored(new, at, outcome.state)
     active = signs_of_play(old, new, outcome.donations, outcome.received, full=source == PROFILE)
-    return Change(stored, changed, _events(old, new, at, outcome), outcome.credits, active)
+    return Change(
+        stored, changed, _events(old, new, at, outcome), outcome.credits, active, battled(old, new)
+    )
 
 
 def _events(old: PlayerProfile, new: PlayerProfile, at: datetime, outcome: Outcome) -> list[Event]:

@@ -23,6 +23,7 @@ EVENT_KINDS: dict[str, str] = {
     "war_end": "War ended",
     "raid_end": "Raid weekend ended",
     "clan_games": "Clan games maximum reached",
+    "ranked_week": "Ranked week ended",
 }
 
 # Stat columns whose change is an event of the same-named kind, with its delta.

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.battles.watch import note_play, note_profiles
 from bot.clangames.credit import DEFAULT_MAXIMUM
 from bot.clangames.record import record_games
 from bot.limits import MAX_TRACKED_PLAYERS
@@ -66,6 +67,7 @@ async def record_players(
     )
     changes: list[Change] = []
     shown: list[tuple[PlayerProfile, datetime]] = []
+    watched: list[tuple[PlayerProfile, bool]] = []
     for tag in tags:
         reading = latest[tag]
         state, fetched_at = states.get(tag, (None, None))
@@ -74,6 +76,7 @@ async def record_players(
         at = _later(reading.at, fetched_at)
         change = observe(state, reading.profile, at, source=PROFILE)
         changes.append(change)
+        watched.append((reading.profile, change.battled))
         # The clan as the tracker decided it (a reading maybe older than another
         # endpoint's does not move the player back to a clan they left).
         held = change.stored.profile
@@ -84,6 +87,8 @@ async def record_players(
     await feeds.enqueue_events(con, event_ids)
     if not games:
         return len(event_ids)
+    # Only tracked players' battle logs are read (``games``: the readings are of them).
+    await note_profiles(con, watched)
     return len(event_ids) + await record_games(con, shown, games_max)
 
 
@@ -156,6 +161,7 @@ async def record_clan(
     # A member never read in full is due at once (the list lacks some stats).
     await schedule.due_now(con, first_seen)
     joined = await player_state.save_changes(con, changes, joins)
+    await note_play(con, [c.stored.profile.tag for c in changes if c.battled])
     await feeds.enqueue_events(con, joined)
     await schedule.unschedule_orphans(con, leavers, at)
     return len(events) + len(joined)

@@ -17,6 +17,13 @@ What it serves (everything under ``/v1``; paths are matched after percent-decodi
 
 * ``GET  /v1/players/{tag}``                  -> the payload given to :meth:`FakeCocApi.set_player`
 * ``POST /v1/players/{tag}/verifytoken``      -> ``{"tag", "token", "status": "ok" | "invalid"}``
+* ``GET  /v1/players/{tag}/battlelog``        -> ``{"items": [...]}``, the latest 50 battles of
+  :meth:`FakeCocApi.serve_battle_log` (live) or :meth:`FakeCocApi.set_battle_log`, newest
+  first, ``max-age=60`` as recorded (empty for a known player without one, 404 for an unknown)
+* ``GET  /v1/players/{tag}/leaguehistory``    -> ``{"items": [...]}`` of
+  :meth:`FakeCocApi.set_league_history` (oldest first, as recorded), ``max-age=300``
+* ``GET  /v1/leaguetiers``                    -> the recorded tier list (``max-age=600``).
+  Builders for battles and weeks: ``tests/fakes/battles.py``
 * ``GET  /v1/clans/{tag}``                    -> the payload given to :meth:`FakeCocApi.set_clan`
 * ``GET  /v1/clans/{tag}/members``            -> ``{"items": memberList, "paging": ...}``
   (``limit``/``after``/``before`` work, with the API's base64 ``{"pos":N}`` cursors)
@@ -123,6 +130,10 @@ PAYLOAD_DIR: Final = Path(__file__).resolve().parent / "payloads"
 JSON_CONTENT_TYPE: Final = "application/json; charset=utf-8"
 #: The player coc.EventsClient polls to detect maintenance; pre-seeded by FakeCocApi.
 MAINTENANCE_PROBE_TAG: Final = "#JY9J2Y99"
+# Seconds between two ranked weeks' ids (currentLeagueSeasonId).
+RANKED_WEEK: Final = 604_800
+# Battles a battle log lists (the latest; recorded/players_battlelog_log.json).
+BATTLE_LOG_SIZE: Final = 50
 
 DEFAULT_REASONS: Final[dict[int, str]] = {
     400: "badRequest",
@@ -317,6 +328,7 @@ def make_player(
     league: str | None = None,
     clan_games: int | None = None,
     capital_looted: int | None = None,
+    league_season: int | None = None,
 ) -> dict[str, Any]:
     """A full, realistic ``GET /players/{tag}`` payload built from ``player_th18.json``.
 
@@ -340,7 +352,9 @@ def make_player(
       mirror the stats; "Conqueror", "Unbreakable", "Friend in Need" are raised to at
       least attack wins, defense wins, donations; ``clan_games`` and ``capital_looted``
       (when given) set "Games Champion" and "Aggressive Capitalism". Use
-      :func:`set_achievement` for more.
+      :func:`set_achievement` for more;
+    * ``league_season``: ``currentLeagueSeasonId`` (and the previous week's id), else the
+      template's (1773032400).
     """
     payload = load_payload("player_th18")
     tag = normalise_tag(tag)
@@ -373,6 +387,9 @@ def make_player(
         }
         payload["role"] = _ROLE_ALIASES.get(role.lower(), role)
     payload["leagueTier"] = _league_tier(league, payload.get("leagueTier") or {})
+    if league_season is not None:
+        payload["currentLeagueSeasonId"] = league_season
+        payload["previousLeagueSeasonId"] = league_season - RANKED_WEEK
     if not ((league and "legend" in league.lower()) or best >= 5000):
         payload.pop("legendStatistics", None)
     payload["heroes"] = _heroes_for(payload.get("heroes", []), town_hall, heroes)
@@ -506,6 +523,8 @@ def _route(path: str) -> _Route:
             return "player", normalise_tag(parts[1])
         if count == 3 and parts[2] == "verifytoken":
             return "verifytoken", normalise_tag(parts[1])
+        if count == 3 and parts[2] in ("battlelog", "leaguehistory"):
+            return parts[2], normalise_tag(parts[1])
         return "unknown", normalise_tag(parts[1])
     if head == "clans" and count >= 2 and parts[1]:
         if count == 2:
@@ -520,6 +539,8 @@ def _route(path: str) -> _Route:
         return "leaguewar", normalise_tag(parts[2])
     if path == "/v1/goldpass/seasons/current":
         return "goldpass", None
+    if path == "/v1/leaguetiers":
+        return "leaguetiers", None
     return "unknown", None
 
 
@@ -621,6 +642,8 @@ class FakeCocApi:
         war_log_max_age: int = 120,
         war_log_private_max_age: int = 600,
         raid_max_age: int = 60,
+        battle_log_max_age: int = 60,
+        league_history_max_age: int = 300,
     ) -> None:
         """The ``*_max_age`` values are the recorded API's; ``war_max_age`` covers currentwar's
         200 and 403, ``league_max_age`` leaguegroup's 200 and 404 and league wars' 200. A test
@@ -673,6 +696,18 @@ class FakeCocApi:
             "Content-Type": JSON_CONTENT_TYPE,
             "Cache-Control": f"max-age={raid_max_age}",
         }
+        self._battle_log_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={battle_log_max_age}",
+        }
+        self._league_history_headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Cache-Control": f"max-age={league_history_max_age}",
+        }
+        self._league_tiers = load_payload("recorded/leagues_listleaguetiers")
+        # A player's battles newest first (raw items, or a live source) and past weeks.
+        self._battle_logs: dict[str, list[dict[str, Any]] | Callable[[], list[Any]]] = {}
+        self._league_histories: dict[str, list[dict[str, Any]]] = {}
         # A clan's weekends newest first: raw items, or a live source rendered per request.
         self._raids: dict[str, list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]] = {}
         self._not_in_war = _dumps(load_payload("recorded/clans_currentwar_notinwar")["body"])
@@ -838,6 +873,21 @@ class FakeCocApi:
             self._raids.pop(normalise_tag(clan_tag), None)
         else:
             self._raids[normalise_tag(clan_tag)] = _loads(_dumps(list(items)))
+
+    def serve_battle_log(self, tag: str, log: Any) -> None:
+        """Serve a live battle log (``tests/fakes/battles.BattleLog``: ``items()``, newest
+        first) at ``/players/{tag}/battlelog``: battles played later show at the next read.
+        The route answers the latest 50, as the API; an unknown player answers 404."""
+        self._battle_logs[normalise_tag(tag)] = log.items
+
+    def set_battle_log(self, tag: str, items: Iterable[dict[str, Any]]) -> None:
+        """Serve raw battle log ``items`` (newest first; copied now)."""
+        self._battle_logs[normalise_tag(tag)] = _loads(_dumps(list(items)))
+
+    def set_league_history(self, tag: str, items: Iterable[dict[str, Any]]) -> None:
+        """Serve ``items`` (past weeks, oldest first as recorded; copied now) at
+        ``/players/{tag}/leaguehistory``."""
+        self._league_histories[normalise_tag(tag)] = _loads(_dumps(list(items)))
 
     def set_war_log(self, clan_tag: str, items: Iterable[dict[str, Any]]) -> None:
         """Serve ``items`` (newest first, as the API; copied now) at ``/clans/{tag}/warlog``."""
@@ -1018,11 +1068,34 @@ class FakeCocApi:
         if kind == "capitalraidseasons" and method == "GET" and tag is not None:
             raids = self._raids.get(tag, [])
             return self._page(raids() if callable(raids) else raids, query, self._raid_headers)
+        if kind in ("battlelog", "leaguehistory") and method == "GET" and tag is not None:
+            return self._player_log_route(kind, tag)
+        if kind == "leaguetiers" and method == "GET":
+            return web.Response(
+                body=_dumps(self._league_tiers["body"]),
+                headers={
+                    "Content-Type": JSON_CONTENT_TYPE,
+                    "Cache-Control": self._league_tiers["headers"]["cache-control"],
+                },
+            )
         if kind == "goldpass" and method == "GET":
             return web.Response(body=_goldpass(), headers=self._player_headers)
         if kind in _WAR_KINDS and method == "GET" and tag is not None:
             return self._war_route(kind, tag, query)
         return self._not_found()
+
+    def _player_log_route(self, kind: str, tag: str) -> web.Response:
+        if tag not in self._players:
+            return self._not_found()
+        if kind == "battlelog":
+            source = self._battle_logs.get(tag, [])
+            items = source() if callable(source) else source
+            # The API lists the latest 50 battles only.
+            return web.Response(
+                body=_dumps({"items": items[:BATTLE_LOG_SIZE]}), headers=self._battle_log_headers
+            )
+        items = self._league_histories.get(tag, [])
+        return web.Response(body=_dumps({"items": items}), headers=self._league_history_headers)
 
     def _war_route(self, kind: str, tag: str, query: str) -> web.Response:
         if kind == "currentwar":

@@ -55,6 +55,26 @@ def event(kind: str, old: str | None = None, new: str | None = None, **kw: Any) 
         (event("league", None, "Legend League"), "League Unranked → Legend League"),
         (event("gone"), "Account no longer found"),
         (event("mystery", "a", "b"), "mystery: a → b"),
+        (
+            event(
+                "ranked_week",
+                "Electro League 32",
+                "Electro League 33",
+                detail={
+                    "placement": 3,
+                    "league_trophies": 1174,
+                    "attack_wins": 24,
+                    "max_battles": 30,
+                    "outcome": "promoted",
+                },
+            ),
+            "Ranked week ended in Electro League 32: placed #3, 1,174 league trophies, "
+            "24 attack wins of 30; promoted to Electro League 33",
+        ),
+        (
+            event("ranked_week", "Skeleton League 1", None, detail={"outcome": "unknown"}),
+            "Ranked week ended in Skeleton League 1: unplaced, 0 league trophies",
+        ),
     ],
 )
 def test_describe_change(ev: FeedEvent, text: str) -> None:

@@ -1,0 +1,1 @@
+"""Ranked battles: battle logs aligned into stored battles, league weeks, and their reports."""

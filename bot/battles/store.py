@@ -1,0 +1,75 @@
+"""Writing a battle log read: aligned against the stored read, each battle stored once.
+
+One transaction per read holds the player's ``battle_logs`` row, so a second tracker
+process reading the same log at the same time aligns against this read's result, and
+a read that failed half-way (an API fault, a restart) stored nothing and is simply
+read again. Battles are stamped with the window they appeared in: after the stored
+read, up to this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from bot.battles.align import advance
+from bot.battles.parse import parse_league_history
+from bot.battles.weeks import week_event
+from bot.tracker.observe import record_events
+from db import battles
+from db.model import Battle
+
+
+@dataclass(frozen=True, slots=True)
+class LogWrite:
+    """What one read did: ``new`` battles stored, a ``gap`` recorded, or nothing
+    (``skipped``: untracked meanwhile, older than the stored read, or a stale answer)."""
+
+    new: int = 0
+    gap: bool = False
+    skipped: bool = False
+
+
+async def write_log(con: asyncpg.Connection, tag: str, log: list[Battle], at: datetime) -> LogWrite:
+    """Store what ``log`` (newest first, read at ``at``) adds to the player's battles."""
+    async with con.transaction():
+        state = await battles.lock_log(con, tag)
+        if state is None or (state.read_at is not None and at <= state.read_at):
+            return LogWrite(skipped=True)
+        result, keep = advance(state.tail, [b.fingerprint for b in log])
+        if result.stale or keep is None:
+            return LogWrite(skipped=True)
+        fresh = list(reversed(log[: result.new]))
+        start = None if result.baseline else state.read_at
+        await battles.insert_battles(con, tag, fresh, start, at, state.season_id)
+        if result.gap and state.read_at is not None:
+            await battles.insert_gap(con, tag, state.read_at, at)
+        await battles.save_tail(con, tag, keep, at)
+        return LogWrite(new=len(fresh), gap=result.gap)
+
+
+async def write_history(con: asyncpg.Connection, tag: str, body: Any, at: datetime) -> bool:
+    """Store the league history; queue ``ranked_week`` for the week that ended, once.
+    Returns whether the history showed that week (else it is asked again later)."""
+    weeks = parse_league_history(body)
+    async with con.transaction():
+        state = await battles.lock_log(con, tag)
+        if state is None:
+            return True
+        await battles.save_weeks(con, tag, weeks)
+        ended = state.week_ended
+        if ended is None:
+            return True
+        week = next((w for w in weeks if w.season_id == ended), None)
+        if week is None:
+            return False
+        names = await battles.tier_names(
+            con, [week.tier_id] + ([state.tier_id] if state.tier_id is not None else [])
+        )
+        event = week_event(tag, week, state.tier_id, names, at)
+        await record_events(con, [event])
+        await battles.clear_week_ended(con, tag)
+        return True

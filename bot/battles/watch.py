@@ -1,0 +1,45 @@
+"""What the tracker's readings tell the battle poller: who battled, and which ranked week.
+
+A reading that shows battles (trophies, attack or defense wins moved) makes the
+player's log due at once. A player is read every BATTLELOG_INTERVAL_SECONDS for a
+day after that, and never while they do not play. Full profiles also carry the
+ranked week and tier: a new week marks the one before as ended, and its result is
+read from the league history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from bot.battles.weeks import UNRANKED_TIER
+from db import battles
+from db.model import PlayerProfile
+
+
+def battled(old: PlayerProfile, new: PlayerProfile) -> bool:
+    """The readings differ as only a battle (an attack or a defense) changes them."""
+    return (
+        new.trophies != old.trophies
+        or new.attack_wins != old.attack_wins
+        or new.defense_wins != old.defense_wins
+    )
+
+
+async def note_profiles(
+    con: asyncpg.Connection,
+    readings: Sequence[tuple[PlayerProfile, bool]],
+) -> None:
+    """Full profiles of tracked players (with whether each showed battles)."""
+    rows = [(p.tag, p.league_season_id, p.league_tier_id, b) for p, b in readings]
+    await battles.note_profiles(con, rows, UNRANKED_TIER)
+    tiers = {
+        p.league_tier_id: p.league for p, _ in readings if p.league_tier_id is not None and p.league
+    }
+    await battles.save_tiers(con, tiers)
+
+
+async def note_play(con: asyncpg.Connection, tags: Sequence[str]) -> None:
+    """A clan's member list showed these players' trophies move."""
+    await battles.note_play(con, tags)
