@@ -26,12 +26,15 @@ def _template() -> dict[str, Any]:
 
 
 def opponent_tag(n: int) -> str:
+    """A valid tag, a different one for each ``n`` (a fixed width of digits after a
+    fixed first character: no two numbers spell the same tag)."""
     digits = []
-    n += 1
-    while n:
+    for _ in range(7):
         n, r = divmod(n, len(_TAG_ALPHABET))
         digits.append(_TAG_ALPHABET[r])
-    return "#" + "".join(reversed(digits)).rjust(8, "Q")
+    if n:
+        raise ValueError("battle number too large")
+    return "#Q" + "".join(reversed(digits))
 
 
 def make_battle(
