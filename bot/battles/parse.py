@@ -2,8 +2,8 @@
 
 A battle has no id: its fingerprint is a hash of the whole entry as the API sent it
 (opponent, army share code, stars, destruction, every resource), which two different
-battles practically never share. Keys are sorted first, so the order the API lists
-them in (it varies, see the recorded log) does not change the fingerprint.
+battles practically never share. Keys and resources are sorted first, so the order the
+API lists them in (resources vary, see the recorded log) does not change it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 from db.model import Battle, LeagueWeek
@@ -22,19 +23,24 @@ class BattlePayloadError(ValueError):
     """A body the API should not send: not a list of battles or of weeks."""
 
 
-def _canonical(value: Any) -> Any:
-    # Lists of {"name", "amount"} come in any order: sort them too.
-    if isinstance(value, Mapping):
-        return {k: _canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        items = [_canonical(v) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-    return value
+_RESOURCE = itemgetter("name", "amount")
 
 
 def fingerprint(entry: Mapping[str, Any]) -> str:
-    text = json.dumps(_canonical(entry), separators=(",", ":"), sort_keys=True)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    parts: list[Any] = []
+    for key in sorted(entry):
+        value = entry[key]
+        if isinstance(value, list):
+            try:
+                # Resources ({"name", "amount"}) come in any order: sorted.
+                value = sorted(map(_RESOURCE, value))
+            except (TypeError, KeyError):
+                value = json.dumps(value, sort_keys=True)
+        elif isinstance(value, dict):
+            value = json.dumps(value, sort_keys=True)
+        parts.append(key)
+        parts.append(value)
+    return hashlib.blake2b(str(parts).encode(), digest_size=12).hexdigest()
 
 
 def _int(entry: Mapping[str, Any], key: str) -> int:
