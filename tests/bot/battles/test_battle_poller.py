@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from bot.battles.parse import parse_battle_log
+from bot.battles.report import load_day
 from bot.battles.store import write_log
 from tests.bot.battles.conftest import ANN, WEEK_ONE, BattleEnv
-from tests.fakes.battles import make_week
+from tests.fakes.battles import make_battle, make_week
 from tests.fakes.coc_api import RANKED_WEEK
 
 BOB = "#8RR"
@@ -227,3 +229,74 @@ async def test_two_players_one_plays(benv: BattleEnv) -> None:
     await benv.read_logs(poller, due=True)
     await benv.read_logs(poller, due=True)
     assert benv.log_reads(BOB) == 3  # then not any more
+
+
+async def test_limit_a_window_spanning_midnight_is_shown_on_the_day_it_ended(
+    benv: BattleEnv,
+) -> None:
+    """The API gives no time: a battle read in a window from 23:55 to 00:10 may have been
+    played on either day; it is dated by the read (the window's end)."""
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 1)
+    benv.clock.now = datetime(2026, 3, 10, 23, 45, tzinfo=UTC)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)  # 23:56: the baseline read
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)  # 00:06
+    await benv.read_logs(poller)  # 00:07
+    rows = await benv.fetch(
+        "SELECT window_start, window_end FROM battles WHERE window_start IS NOT NULL"
+    )
+    assert rows[0]["window_start"].day == 10 and rows[0]["window_end"].day == 11
+    async with benv.pool.acquire() as con:
+        day = await load_day(con, ANN, "Ann", datetime(2026, 3, 11, tzinfo=UTC))
+        before = await load_day(con, ANN, "Ann", datetime(2026, 3, 10, tzinfo=UTC))
+    assert len(day.battles) == 1 and before.battles == []
+
+
+async def test_limit_battles_read_after_the_week_changed_count_in_the_new_week(
+    benv: BattleEnv,
+) -> None:
+    """A battle is counted in the ranked week the profile showed when the log was read:
+    one played just before the week's end and read after it counts in the new week (the
+    ended week's own numbers come from the league history)."""
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    benv.play(ann, 2)  # before the week ends
+    ann.season = WEEK_ONE + RANKED_WEEK
+    benv.api.set_player(ann.payload())
+    await benv.read_profiles(tracker)  # the profile shows the new week
+    await benv.read_logs(poller)
+    weeks = await benv.fetch(
+        "SELECT season_id, count(*) FROM battles WHERE window_start IS NOT NULL GROUP BY 1"
+    )
+    assert [tuple(w) for w in weeks] == [(WEEK_ONE + RANKED_WEEK, 2)]
+
+
+async def test_a_battle_that_moves_nothing_is_read_with_the_next(benv: BattleEnv) -> None:
+    """No trophies and no wins moved: nothing says the player battled. Within a day of
+    their last battle the log is read every interval anyway; after that, the battle is
+    read with the next one that shows (never lost while the log holds it)."""
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    async with benv.pool.acquire() as con:
+        # A day after the last battle: the log is no longer due.
+        await con.execute(
+            "UPDATE battle_logs SET played_at = now() - interval '2 days', next_poll_at = NULL"
+        )
+
+    ann.log.play(make_battle(9_000, attack=False, stars=0, destruction=0, gold=0))
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller, due=True)
+    assert benv.log_reads(ANN) == 1  # not read: nothing showed it
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    assert len(await benv.stored(ANN)) == 3
