@@ -17,15 +17,17 @@ import asyncpg
 from db.model import Battle, LeagueWeek
 
 # A full profile of a tracked player: the row exists from then on. ``battled``: the
-# reading showed battles (trophies or wins moved), so the log is due now, or as soon as
-# the battle poller reads it. A profile showing a new
-# ranked week marks the week before as ended (its result is read from the history),
-# unless the player was unranked in it (``$5``: that tier's id).
+# reading showed battles (trophies or wins moved), so the log is due now. ``baseline``
+# (the player has played this season): the first profile makes the log due once, so
+# the battles after it are dated. A profile showing a new ranked week marks the week
+# before as ended (its result is read from the history), unless the player was unranked
+# in it (``$5``: that tier's id).
 NOTE_PROFILES = """
 INSERT INTO battle_logs AS b (player_tag, season_id, tier_id, played_at, next_poll_at)
 SELECT t.tag, t.season, t.tier, CASE WHEN t.battled THEN now() END,
-       CASE WHEN t.battled THEN now() END
-FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::boolean[]) AS t(tag, season, tier, battled)
+       CASE WHEN t.battled OR t.baseline THEN now() END
+FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::boolean[], $6::boolean[])
+     AS t(tag, season, tier, battled, baseline)
 ON CONFLICT (player_tag) DO UPDATE SET
     played_at = coalesce(EXCLUDED.played_at, b.played_at),
     next_poll_at = CASE WHEN EXCLUDED.played_at IS NULL THEN b.next_poll_at
@@ -218,13 +220,14 @@ class Lease:
 
 async def note_profiles(
     con: asyncpg.Connection,
-    rows: Sequence[tuple[str, int | None, int | None, bool]],
+    rows: Sequence[tuple[str, int | None, int | None, bool, bool]],
     unranked_tier: int,
 ) -> None:
-    """``rows``: (tag, ranked week, tier id, battled) of full profiles of tracked players."""
+    """``rows``: (tag, ranked week, tier id, battled, baseline) of full profiles of
+    tracked players."""
     if rows:
-        tags, seasons, tiers, battled = (list(c) for c in zip(*rows, strict=True))
-        await con.execute(NOTE_PROFILES, tags, seasons, tiers, battled, unranked_tier)
+        tags, seasons, tiers, battled, baseline = (list(c) for c in zip(*rows, strict=True))
+        await con.execute(NOTE_PROFILES, tags, seasons, tiers, battled, unranked_tier, baseline)
 
 
 async def note_play(con: asyncpg.Connection, tags: Sequence[str]) -> None:

@@ -157,6 +157,15 @@ FROM player_counters c
 WHERE c.tag = p.tag AND c.tag = ANY($1::text[]) AND c.untracked_at IS NOT NULL
   AND c.untracked_at <= coalesce($3, now()) - $2::interval
 """
+# And the battle log's read time: battles made while nobody tracked the player would be
+# dated by the first read after the gap. They are stored undated instead (the stored read
+# stays, so the battles already stored are not stored again).
+RETRACKED_BATTLES = """
+UPDATE battle_logs b SET read_at = NULL
+FROM player_counters c
+WHERE c.tag = b.player_tag AND c.tag = ANY($1::text[]) AND c.untracked_at IS NOT NULL
+  AND c.untracked_at <= coalesce($3, now()) - $2::interval
+"""
 # The longest gap that keeps the witness.
 WITNESS_GAP = timedelta(minutes=10)
 
@@ -249,6 +258,7 @@ async def retracked(
     """``tags`` are tracked (again) at ``at``: a witness kept over a short gap stands."""
     if tags:
         await con.execute(RETRACKED_GAMES, list(tags), GAMES_GAP, at)
+        await con.execute(RETRACKED_BATTLES, list(tags), GAMES_GAP, at)
         await con.execute(RETRACKED, list(tags), WITNESS_GAP, at)
 
 

@@ -2,9 +2,10 @@
 
 A reading that shows battles (trophies, attack or defense wins moved) makes the
 player's log due at once. A player is read every BATTLELOG_INTERVAL_SECONDS for a
-day after that, and never while they do not play. Full profiles also carry the
-ranked week and tier: a new week marks the one before as ended, and its result is
-read from the league history.
+day after that, and never while they do not play (a player who has played this
+season is read once when tracking begins: that first read is the baseline). Full
+profiles also carry the ranked week and tier: a new week marks the one before as
+ended, and its result is read from the league history.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ async def note_profiles(
     readings: Sequence[tuple[PlayerProfile, bool]],
 ) -> None:
     """Full profiles of tracked players (with whether each showed battles)."""
-    rows = [(p.tag, p.league_season_id, p.league_tier_id, b) for p, b in readings]
+    # A player with attack wins this season plays: their log's first read (a baseline of
+    # unknown time) is made at once, so the battles after it are dated. One who has none
+    # costs nothing until they battle.
+    rows = [
+        (p.tag, p.league_season_id, p.league_tier_id, b, p.attack_wins > 0) for p, b in readings
+    ]
     await battles.note_profiles(con, rows, UNRANKED_TIER)
     tiers = {
         p.league_tier_id: p.league for p, _ in readings if p.league_tier_id is not None and p.league

@@ -32,7 +32,7 @@ class Player:
     tag: str
     log: BattleLog = field(default_factory=BattleLog)
     trophies: int = 5000
-    attack_wins: int = 10
+    attack_wins: int = 0  # no attack win this season: no read before the first battle
     season: int = WEEK_ONE
     league: str = "Electro League 33"
     made: int = 0

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from bot.battles.parse import parse_battle_log
 from bot.battles.report import load_day
 from bot.battles.store import write_log
-from tests.bot.battles.conftest import ANN, WEEK_ONE, BattleEnv
+from db import guild_tracking
+from tests.bot.battles.conftest import ANN, GUILD, WEEK_ONE, BattleEnv
 from tests.fakes.battles import make_battle, make_week
 from tests.fakes.coc_api import RANKED_WEEK
 
@@ -300,3 +301,53 @@ async def test_a_battle_that_moves_nothing_is_read_with_the_next(benv: BattleEnv
     await benv.read_profiles(tracker)
     await benv.read_logs(poller)
     assert len(await benv.stored(ANN)) == 3
+
+
+async def test_tracked_again_after_a_gap_the_next_read_is_a_baseline(benv: BattleEnv) -> None:
+    """Battles made while nobody tracked the player have no known window: those the first
+    read after the gap adds are stored undated, not in a window spanning the gap."""
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 2)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    async with benv.pool.acquire() as con:
+        await guild_tracking.untrack_player(con, GUILD, ANN)
+        await con.execute("UPDATE player_counters SET untracked_at = now() - interval '2 hours'")
+    benv.play(ann, 5)
+    await benv.track(ANN)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    rows = await benv.fetch("SELECT window_start IS NULL AS undated FROM battles ORDER BY id")
+    assert [r["undated"] for r in rows] == [True] * 7
+    assert await benv.stored(ANN) == [b["opponentPlayerTag"] for b in ann.log.battles]
+    # Then dated again.
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    last = await benv.fetch("SELECT window_start FROM battles ORDER BY id DESC LIMIT 1")
+    assert last[0]["window_start"] is not None
+
+
+async def test_a_player_who_played_this_season_is_read_once_when_tracking_begins(
+    benv: BattleEnv,
+) -> None:
+    """Attack wins this season: the player plays. The log's first read (its battles have
+    no known time) is made when tracking begins, so the battles after it are dated; then
+    nothing more while they do not play."""
+    benv.player(ANN, attack_wins=40)
+    benv.play(benv.players[ANN], 3)  # before tracking
+    await benv.track(ANN)
+    tracker, poller = await benv.tracker(), await benv.poller()
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    assert benv.log_reads(ANN) == 1
+    for _ in range(3):
+        await benv.read_profiles(tracker)
+        await benv.read_logs(poller, due=True)
+    assert benv.log_reads(ANN) == 1
+    benv.play(benv.players[ANN], 2)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    rows = await benv.fetch("SELECT window_start IS NULL AS undated FROM battles ORDER BY id")
+    assert [r["undated"] for r in rows] == [True] * 3 + [False] * 2
