@@ -107,6 +107,7 @@ def parse_player(data: Mapping[str, Any]) -> PlayerProfile:
         games_champion=achievement_values(data).get(GAMES_ACHIEVEMENT),
         league_tier_id=_league_tier_id(data),
         league_season_id=_optional_int(data, "currentLeagueSeasonId"),
+        league_previous_season_id=_optional_int(data, "previousLeagueSeasonId"),
     )
 
 

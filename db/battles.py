@@ -16,40 +16,65 @@ import asyncpg
 
 from db.model import Battle, LeagueWeek
 
+# Full profiles showing a new ranked week: the week before (the profile's previous one)
+# ended, and its result is read from the league history, if the player was ranked
+# (``$4``: the unranked tier's id), battled since shortly before it began and it was not
+# posted yet. Runs before NOTE_PROFILES moves the stored week on.
+WEEKS_ENDED = """
+UPDATE battle_logs b SET week_ended = t.previous, history_due_at = now(), history_tries = 0
+FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(tag, season, previous)
+WHERE b.player_tag = t.tag AND t.season > b.season_id
+  AND t.previous IS NOT NULL AND t.previous > coalesce(b.week_posted, 0)
+  AND b.tier_id IS DISTINCT FROM $4
+  AND b.played_at >= to_timestamp(t.previous) - interval '7 days'
+"""
+
 # A full profile of a tracked player: the row exists from then on. ``battled``: the
-# reading showed battles (trophies or wins moved), so the log is due now. ``baseline``
-# (the player has played this season): the first profile makes the log due once, so
-# the battles after it are dated. A profile showing a new ranked week marks the week
-# before as ended (its result is read from the history), unless the player was unranked
-# in it (``$5``: that tier's id).
+# reading showed battles (trophies or wins moved), so the log is due now, unless it also
+# shows a new week (which resets trophies and wins: no battle). ``baseline`` (the player
+# has played this season): the first profile makes the log due once, so the battles
+# after it are dated. The week is kept with the time of a reading that showed it.
 NOTE_PROFILES = """
-INSERT INTO battle_logs AS b (player_tag, season_id, tier_id, played_at, next_poll_at)
-SELECT t.tag, t.season, t.tier, CASE WHEN t.battled THEN now() END,
-       CASE WHEN t.battled OR t.baseline THEN now() END
-FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::boolean[], $6::boolean[])
-     AS t(tag, season, tier, battled, baseline)
+INSERT INTO battle_logs AS b (player_tag, season_id, season_seen_at, tier_id, played_at,
+                              next_poll_at)
+SELECT t.tag, t.season, CASE WHEN t.season IS NOT NULL THEN t.at END, t.tier,
+       CASE WHEN t.battled THEN now() END, CASE WHEN t.battled OR t.baseline THEN now() END
+FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::boolean[], $5::boolean[],
+            $6::timestamptz[]) AS t(tag, season, tier, battled, baseline, at)
 ON CONFLICT (player_tag) DO UPDATE SET
-    played_at = coalesce(EXCLUDED.played_at, b.played_at),
-    next_poll_at = CASE WHEN EXCLUDED.played_at IS NULL THEN b.next_poll_at
-        ELSE least(b.next_poll_at, now()) END,
-    week_ended = CASE WHEN EXCLUDED.season_id > b.season_id
-                       AND b.tier_id IS DISTINCT FROM $5 THEN b.season_id
-                      ELSE b.week_ended END,
-    history_due_at = CASE WHEN EXCLUDED.season_id > b.season_id
-                           AND b.tier_id IS DISTINCT FROM $5 THEN now()
-                          ELSE b.history_due_at END,
-    history_tries = CASE WHEN EXCLUDED.season_id > b.season_id THEN 0
-                         ELSE b.history_tries END,
+    played_at = CASE WHEN EXCLUDED.played_at IS NULL
+                          OR coalesce(EXCLUDED.season_id > b.season_id, false)
+                     THEN b.played_at ELSE EXCLUDED.played_at END,
+    next_poll_at = CASE WHEN EXCLUDED.played_at IS NULL
+                             OR coalesce(EXCLUDED.season_id > b.season_id, false)
+                        THEN b.next_poll_at ELSE least(b.next_poll_at, now()) END,
     tier_id = CASE WHEN b.season_id IS NULL OR EXCLUDED.season_id IS NULL
                         OR EXCLUDED.season_id >= b.season_id
                    THEN coalesce(EXCLUDED.tier_id, b.tier_id) ELSE b.tier_id END,
+    season_seen_at = CASE
+        WHEN EXCLUDED.season_id IS NULL OR EXCLUDED.season_id < b.season_id
+            THEN b.season_seen_at
+        WHEN EXCLUDED.season_id > b.season_id OR b.season_id IS NULL
+            THEN EXCLUDED.season_seen_at
+        ELSE greatest(b.season_seen_at, EXCLUDED.season_seen_at) END,
     season_id = greatest(b.season_id, EXCLUDED.season_id)
 """
 
-# A clan's member list showed these players' trophies move.
+# A clan's member list read at $2 showed these players' trophies move: due now, unless
+# the reading is in a later week than the stored one (a new week resets trophies; the
+# next full profile tells). Rows locked in tag order, like every batch's.
 NOTE_PLAY = """
-UPDATE battle_logs SET played_at = now(), next_poll_at = least(next_poll_at, now())
-WHERE player_tag = ANY($1::text[])
+WITH moved AS (
+    SELECT player_tag FROM battle_logs
+    WHERE player_tag = ANY($1::text[])
+      AND NOT coalesce(
+          floor((extract(epoch FROM $2::timestamptz) - season_id) / 604800)
+          > floor((extract(epoch FROM season_seen_at) - season_id) / 604800), false)
+    ORDER BY player_tag
+    FOR UPDATE
+)
+UPDATE battle_logs b SET played_at = now(), next_poll_at = least(b.next_poll_at, now())
+FROM moved WHERE b.player_tag = moved.player_tag
 """
 
 UPSERT_TIERS = """
@@ -64,7 +89,8 @@ WITH due AS (
     SELECT player_tag FROM battle_logs b
     WHERE (next_poll_at <= now() OR history_due_at <= now())
       AND (leased_until IS NULL OR leased_until < now())
-      AND EXISTS (SELECT 1 FROM player_polls p WHERE p.tag = b.player_tag)
+      AND EXISTS (SELECT 1 FROM player_polls p
+                  WHERE p.tag = b.player_tag AND p.gone_at IS NULL)
     ORDER BY least(next_poll_at, history_due_at)
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -77,10 +103,12 @@ RETURNING b.player_tag, coalesce(b.next_poll_at <= now(), false) AS log_due,
 
 # After a read of the log: due again in $2 s while the player played within the last
 # day (within the cache age, $5, if they played after this lease began), else not due.
+# A failed read is retried after $6 s, also only while the player plays.
 LOG_POLLED = """
 UPDATE battle_logs SET last_polled_at = now(), last_error = $3,
     next_poll_at = CASE
-        WHEN $3::text IS NOT NULL THEN now() + make_interval(secs => $6::float8)
+        WHEN $3::text IS NOT NULL THEN CASE WHEN played_at > now() - interval '1 day'
+                                            THEN now() + make_interval(secs => $6::float8) END
         WHEN played_at > leased_until - make_interval(secs => $4::float8)
             THEN now() + make_interval(secs => least($2::float8, $5::float8))
         WHEN played_at > now() - interval '1 day' THEN now() + make_interval(secs => $2)
@@ -89,9 +117,11 @@ WHERE player_tag = $1 AND leased_by = $7
 """
 
 # After a read of the league history: done when it showed the ended week (or after
-# $3 tries), else asked again in $2 s.
+# $3 tries: given up, never asked for again), else asked again in $2 s.
 HISTORY_POLLED = """
 UPDATE battle_logs SET
+    week_posted = CASE WHEN NOT $4 AND history_tries + 1 >= $3
+                       THEN greatest(week_posted, week_ended) ELSE week_posted END,
     week_ended = CASE WHEN $4 OR history_tries + 1 >= $3 THEN NULL ELSE week_ended END,
     history_due_at = CASE WHEN $4 OR history_tries + 1 >= $3 THEN NULL
                           ELSE now() + make_interval(secs => $2) END,
@@ -99,15 +129,22 @@ UPDATE battle_logs SET
 WHERE player_tag = $1 AND leased_by = $5
 """
 
+# Rows locked in tag order: the tracker's batches take them in that order too.
 RELEASE = """
-UPDATE battle_logs SET leased_until = NULL, leased_by = NULL
-WHERE player_tag = ANY($1::text[]) AND leased_by = $2
+WITH mine AS (
+    SELECT player_tag FROM battle_logs
+    WHERE player_tag = ANY($1::text[]) AND leased_by = $2
+    ORDER BY player_tag
+    FOR UPDATE
+)
+UPDATE battle_logs b SET leased_until = NULL, leased_by = NULL
+FROM mine WHERE b.player_tag = mine.player_tag
 """
 
 # -- the write path -------------------------------------------------------------------------
 
 LOCK_LOG = """
-SELECT tail, read_at, season_id, week_ended, tier_id FROM battle_logs
+SELECT tail, read_at, season_id, season_seen_at, week_ended, tier_id FROM battle_logs
 WHERE player_tag = $1 FOR UPDATE
 """
 
@@ -206,6 +243,7 @@ class LogState:
     tail: list[str] | None
     read_at: datetime | None
     season_id: int | None
+    season_seen_at: datetime | None
     week_ended: int | None
     tier_id: int | None
 
@@ -218,21 +256,36 @@ class Lease:
     week_ended: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileNote:
+    """What a full profile of a tracked player tells the battle poller."""
+
+    tag: str
+    season: int | None
+    previous: int | None
+    tier: int | None
+    battled: bool
+    baseline: bool
+    at: datetime
+
+
 async def note_profiles(
-    con: asyncpg.Connection,
-    rows: Sequence[tuple[str, int | None, int | None, bool, bool]],
-    unranked_tier: int,
+    con: asyncpg.Connection, notes: Sequence[ProfileNote], unranked_tier: int
 ) -> None:
-    """``rows``: (tag, ranked week, tier id, battled, baseline) of full profiles of
-    tracked players."""
-    if rows:
-        tags, seasons, tiers, battled, baseline = (list(c) for c in zip(*rows, strict=True))
-        await con.execute(NOTE_PROFILES, tags, seasons, tiers, battled, unranked_tier, baseline)
+    if not notes:
+        return
+    tags = [n.tag for n in notes]
+    seasons = [n.season for n in notes]
+    await con.execute(WEEKS_ENDED, tags, seasons, [n.previous for n in notes], unranked_tier)
+    await con.execute(
+        NOTE_PROFILES, tags, seasons, [n.tier for n in notes], [n.battled for n in notes],
+        [n.baseline for n in notes], [n.at for n in notes],
+    )  # fmt: skip
 
 
-async def note_play(con: asyncpg.Connection, tags: Sequence[str]) -> None:
+async def note_play(con: asyncpg.Connection, tags: Sequence[str], at: datetime) -> None:
     if tags:
-        await con.execute(NOTE_PLAY, list(tags))
+        await con.execute(NOTE_PLAY, sorted(tags), at)
 
 
 async def save_tiers(con: asyncpg.Connection, tiers: dict[int, str]) -> None:
@@ -280,6 +333,7 @@ async def lock_log(con: asyncpg.Connection, tag: str) -> LogState | None:
         tail=None if tail is None else list(tail),
         read_at=row["read_at"],
         season_id=row["season_id"],
+        season_seen_at=row["season_seen_at"],
         week_ended=row["week_ended"],
         tier_id=row["tier_id"],
     )
@@ -373,10 +427,12 @@ async def tier_names(con: asyncpg.Connection, ids: Sequence[int]) -> dict[int, s
     return {r["id"]: r["name"] for r in await con.fetch(TIER_NAMES, list(ids))}
 
 
-CLEAR_WEEK_ENDED = """
-UPDATE battle_logs SET week_ended = NULL, history_due_at = NULL WHERE player_tag = $1
+WEEK_POSTED = """
+UPDATE battle_logs SET week_posted = greatest(week_posted, $2), week_ended = NULL,
+    history_due_at = NULL
+WHERE player_tag = $1
 """
 
 
-async def clear_week_ended(con: asyncpg.Connection, tag: str) -> None:
-    await con.execute(CLEAR_WEEK_ENDED, tag)
+async def week_posted(con: asyncpg.Connection, tag: str, season_id: int) -> None:
+    await con.execute(WEEK_POSTED, tag, season_id)

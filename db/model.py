@@ -60,9 +60,11 @@ class PlayerProfile:
     heroes: dict[str, int] = field(default_factory=dict)
     lifetime_donations: int | None = None
     games_champion: int | None = None
-    # Ranked play (full profiles only): ``leagueTier``'s id and ``currentLeagueSeasonId``.
+    # Ranked play (full profiles only): ``leagueTier``'s id, ``currentLeagueSeasonId`` and
+    # ``previousLeagueSeasonId`` (the last week the player played in a league group).
     league_tier_id: int | None = None
     league_season_id: int | None = None
+    league_previous_season_id: int | None = None
 
     def stat(self, name: str) -> int:
         return int(getattr(self, name))

@@ -17,14 +17,19 @@ CREATE TABLE battle_logs (
     leased_by       text,
     last_polled_at  timestamptz,
     last_error      text,
-    -- The ranked week the last full profile showed, and its league tier.
+    -- The ranked week the last full profile showed, when (a reading's time: week
+    -- boundaries are season_id + k * 604800, so this dates any moment's week), and the
+    -- league tier.
     season_id       bigint,
+    season_seen_at  timestamptz,
     tier_id         integer,
     -- A week that ended (the profile moved on from it) whose result is not stored yet:
     -- the league history is read at history_due_at until it shows the week.
     week_ended      bigint,
     history_due_at  timestamptz,
-    history_tries   integer     NOT NULL DEFAULT 0
+    history_tries   integer     NOT NULL DEFAULT 0,
+    -- The last week whose result was posted (or given up on): never posted again.
+    week_posted     bigint
 );
 CREATE INDEX battle_logs_due_idx ON battle_logs (next_poll_at) WHERE next_poll_at IS NOT NULL;
 CREATE INDEX battle_logs_history_idx ON battle_logs (history_due_at)
@@ -48,7 +53,8 @@ CREATE TABLE battles (
     army_share_code text,
     window_start    timestamptz,
     window_end      timestamptz NOT NULL,
-    -- The ranked week the profile showed when the battle was read.
+    -- The ranked week the read window lies in; NULL when it spans a week's end (or the
+    -- battle is undated).
     season_id       bigint
 );
 CREATE INDEX battles_player_idx ON battles (player_tag, window_end DESC, id DESC);

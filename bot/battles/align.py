@@ -41,10 +41,24 @@ def _overlaps(log: Sequence[str], tail: Sequence[str], shift: int) -> bool:
     return rest <= len(tail) and all(log[shift + i] == tail[i] for i in range(rest))
 
 
-def _inside(log: Sequence[str], tail: Sequence[str], skip: int) -> bool:
-    """The log starts ``skip`` entries into ``tail``: an older answer than the tail."""
+# Entries a full stored read and an answer starting inside it must share for the answer
+# to be taken as older (one shared entry may be a new battle equal to an old one).
+STALE_OVERLAP = 3
+
+
+def _older(log: Sequence[str], tail: Sequence[str], skip: int, capacity: int) -> bool:
+    """The log starts ``skip`` entries into ``tail``: an answer older than the tail.
+
+    A stored read shorter than the log's capacity held every battle there was then, so an
+    older answer lies wholly inside it; one that runs past its end is new battles that
+    repeat old ones. A full stored read may have lost its oldest entries off the end, so
+    an older answer may run past it: then a few shared entries are asked for."""
     common = min(len(log), len(tail) - skip)
-    return common >= 1 and all(log[i] == tail[skip + i] for i in range(common))
+    if common < 1 or any(log[i] != tail[skip + i] for i in range(common)):
+        return False
+    if len(log) <= len(tail) - skip:
+        return True
+    return len(tail) >= capacity and common >= min(STALE_OVERLAP, len(log))
 
 
 def align(
@@ -63,7 +77,9 @@ def align(
     if _overlaps(log, tail, 0):
         return Alignment(new=0)
     first = tail[0]
-    if any(_inside(log, tail, skip) for skip in range(1, len(tail)) if tail[skip] == log[0]):
+    if any(
+        _older(log, tail, skip, capacity) for skip in range(1, len(tail)) if tail[skip] == log[0]
+    ):
         return Alignment(new=0, stale=True)
     for shift in range(1, len(log)):
         if log[shift] == first and _overlaps(log, tail, shift):

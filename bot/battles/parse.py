@@ -1,17 +1,16 @@
 """The battle log and league history bodies, parsed (raw JSON, as the recorded API answers).
 
-A battle has no id: its fingerprint is a hash of the whole entry as the API sent it
-(opponent, army share code, stars, destruction, every resource), which two different
-battles practically never share. Keys and resources are sorted first, so the order the
-API lists them in (resources vary, see the recorded log) does not change it.
+A battle has no id: its fingerprint is a hash of what identifies it (type, side,
+opponent, army share code, stars, destruction, and the gold, elixir and dark elixir
+looted, extra-looted and available), which two different battles practically never
+share. Resources are read by name: the order the API lists them in (it varies, see
+the recorded log) does not change the fingerprint, nor does a resource the game adds.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
-from operator import itemgetter
 from typing import Any
 
 from db.model import Battle, LeagueWeek
@@ -23,24 +22,25 @@ class BattlePayloadError(ValueError):
     """A body the API should not send: not a list of battles or of weeks."""
 
 
-_RESOURCE = itemgetter("name", "amount")
+# What tells two battles apart. Only these fields: an entry also lists every resource
+# of the game (available loot, event currencies), and a resource or key the API adds
+# later would change every fingerprint at once, making 50 stored battles look new.
+IDENTITY = ("battleType", "attack", "opponentPlayerTag", "armyShareCode", "stars",
+            "destructionPercentage")  # fmt: skip
+RESOURCE_LISTS = ("lootedResources", "extraLootedResources", "availableLoot")
+
+
+def _resources(value: Any) -> str:
+    if not isinstance(value, list):
+        return ""
+    amounts = {r.get("name"): r.get("amount") for r in value if isinstance(r, Mapping)}
+    return ",".join(f"{amounts.get(name)}" for name in LOOT_NAMES)
 
 
 def fingerprint(entry: Mapping[str, Any]) -> str:
-    parts: list[Any] = []
-    for key in sorted(entry):
-        value = entry[key]
-        if isinstance(value, list):
-            try:
-                # Resources ({"name", "amount"}) come in any order: sorted.
-                value = sorted(map(_RESOURCE, value))
-            except (TypeError, KeyError):
-                value = json.dumps(value, sort_keys=True)
-        elif isinstance(value, dict):
-            value = json.dumps(value, sort_keys=True)
-        parts.append(key)
-        parts.append(value)
-    return hashlib.blake2b(str(parts).encode(), digest_size=12).hexdigest()
+    parts = [repr(entry.get(key)) for key in IDENTITY]
+    parts += [_resources(entry.get(key)) for key in RESOURCE_LISTS]
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
 
 
 def _int(entry: Mapping[str, Any], key: str) -> int:

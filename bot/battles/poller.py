@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # week's result missing from the history is asked for again after the history's.
 CACHE_AGE = 60.0
 HISTORY_CACHE_AGE = 300.0
+ANSWER_AGE = timedelta(seconds=CACHE_AGE)
 
 
 @dataclass
@@ -43,8 +44,9 @@ class BattleOptions:
     lease_seconds: float = 120.0
     retry_delay: float = 30.0
     idle_wait: float = 1.0
-    # A week's result not in the history after this many reads (a day of them) is left.
-    history_tries: int = 288
+    # A week's result not in the history after this many reads (two hours of them) is
+    # given up on.
+    history_tries: int = 24
 
 
 class BattlePoller(ClanPoller):
@@ -108,7 +110,7 @@ class BattlePoller(ClanPoller):
                 body = await self.clash.get_battle_log(tag, deadline=self.options.request_deadline)
             at = self.clock()
             async with self.pool.acquire() as con:
-                wrote = await write_log(con, tag, parse_battle_log(body), at)
+                wrote = await write_log(con, tag, parse_battle_log(body), at, answer_age=ANSWER_AGE)
             if wrote.gap:
                 log.info("battle log of %s overflowed since its last read: gap recorded", tag)
         except (UserFacingError, BattlePayloadError) as exc:

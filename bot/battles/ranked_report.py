@@ -16,7 +16,14 @@ import asyncpg
 import discord
 
 from bot.battles.parse import BattlePayloadError, league_tiers, parse_league_history
-from bot.battles.weeks import UNRANKED_TIER, WeekResult, results, tier_name, week_start
+from bot.battles.weeks import (
+    UNRANKED_TIER,
+    WEEK,
+    WeekResult,
+    results,
+    tier_name,
+    week_start,
+)
 from bot.clash import ClashApi, fetched_at
 from bot.embeds import literal, timestamp
 from bot.errors import UserFacingError
@@ -88,7 +95,8 @@ async def load_ranked(
     current = profile.league_tier_id
     # The last listed week's outcome is judged by this week's tier only if they follow.
     if weeks and profile.league_season_id is not None:
-        if profile.league_season_id - weeks[-1].season_id != 7 * 86400:
+        last = max(w.season_id for w in weeks)
+        if profile.league_season_id - last != int(WEEK.total_seconds()):
             current = None
     return RankedReport(profile, names, results(weeks, current), counted, live)
 

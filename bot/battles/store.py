@@ -10,14 +10,14 @@ read, up to this one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from bot.battles.align import advance
 from bot.battles.parse import parse_league_history
-from bot.battles.weeks import week_event
+from bot.battles.weeks import WEEK, week_event, week_of
 from bot.tracker.observe import record_events
 from db import battles
 from db.model import Battle
@@ -33,8 +33,26 @@ class LogWrite:
     skipped: bool = False
 
 
-async def write_log(con: asyncpg.Connection, tag: str, log: list[Battle], at: datetime) -> LogWrite:
-    """Store what ``log`` (newest first, read at ``at``) adds to the player's battles."""
+def _week(state: battles.LogState, start: datetime | None, end: datetime) -> int | None:
+    """The ranked week a window lies in; None if it spans a week's end or is unknown."""
+    if start is None or state.season_id is None or state.season_seen_at is None:
+        return None
+    first = week_of(start, state.season_id, state.season_seen_at)
+    return first if first == week_of(end, state.season_id, state.season_seen_at) else None
+
+
+async def write_log(
+    con: asyncpg.Connection,
+    tag: str,
+    log: list[Battle],
+    at: datetime,
+    *,
+    answer_age: timedelta = timedelta(0),
+) -> LogWrite:
+    """Store what ``log`` (newest first, read at ``at``) adds to the player's battles.
+
+    ``answer_age``: how old the API's answers may be (its cache). A battle new in this
+    read may have been played that long before the last read: its window starts there."""
     async with con.transaction():
         state = await battles.lock_log(con, tag)
         if state is None or (state.read_at is not None and at <= state.read_at):
@@ -43,10 +61,13 @@ async def write_log(con: asyncpg.Connection, tag: str, log: list[Battle], at: da
         if result.stale or keep is None:
             return LogWrite(skipped=True)
         fresh = list(reversed(log[: result.new]))
-        start = None if result.baseline else state.read_at
-        await battles.insert_battles(con, tag, fresh, start, at, state.season_id)
-        if result.gap and state.read_at is not None:
-            await battles.insert_gap(con, tag, state.read_at, at)
+        # Undated: the first read, or the first after an untracked gap (read_at cleared).
+        undated = result.baseline or state.read_at is None
+        start = None if undated else state.read_at - answer_age
+        week = _week(state, start, at)
+        await battles.insert_battles(con, tag, fresh, start, at, week)
+        if result.gap and start is not None:
+            await battles.insert_gap(con, tag, start, at)
         await battles.save_tail(con, tag, keep, at)
         return LogWrite(new=len(fresh), gap=result.gap)
 
@@ -66,10 +87,12 @@ async def write_history(con: asyncpg.Connection, tag: str, body: Any, at: dateti
         week = next((w for w in weeks if w.season_id == ended), None)
         if week is None:
             return False
+        # What the week ended in shows in the tier of the week straight after it.
+        following = state.season_id == ended + int(WEEK.total_seconds())
+        next_tier = state.tier_id if following else None
         names = await battles.tier_names(
-            con, [week.tier_id] + ([state.tier_id] if state.tier_id is not None else [])
+            con, [week.tier_id] + ([next_tier] if next_tier is not None else [])
         )
-        event = week_event(tag, week, state.tier_id, names, at)
-        await record_events(con, [event])
-        await battles.clear_week_ended(con, tag)
+        await record_events(con, [week_event(tag, week, next_tier, names, at)])
+        await battles.week_posted(con, tag, ended)
         return True

@@ -11,6 +11,7 @@ ended, and its result is read from the league history.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -30,22 +31,34 @@ def battled(old: PlayerProfile, new: PlayerProfile) -> bool:
 
 async def note_profiles(
     con: asyncpg.Connection,
-    readings: Sequence[tuple[PlayerProfile, bool]],
+    readings: Sequence[tuple[PlayerProfile, bool, datetime]],
 ) -> None:
-    """Full profiles of tracked players (with whether each showed battles)."""
-    # A player with attack wins this season plays: their log's first read (a baseline of
-    # unknown time) is made at once, so the battles after it are dated. One who has none
-    # costs nothing until they battle.
-    rows = [
-        (p.tag, p.league_season_id, p.league_tier_id, b, p.attack_wins > 0) for p, b in readings
+    """Full profiles of tracked players: each with whether it showed battles, and when
+    it was read."""
+    notes = [
+        battles.ProfileNote(
+            tag=p.tag,
+            season=p.league_season_id,
+            previous=p.league_previous_season_id,
+            tier=p.league_tier_id,
+            battled=battled,
+            # A player with attack wins this season plays: their log's first read (a
+            # baseline of unknown time) is made at once, so the battles after it are
+            # dated. One who has none costs nothing until they battle.
+            baseline=p.attack_wins > 0,
+            at=at,
+        )
+        for p, battled, at in readings
     ]
-    await battles.note_profiles(con, rows, UNRANKED_TIER)
+    await battles.note_profiles(con, notes, UNRANKED_TIER)
     tiers = {
-        p.league_tier_id: p.league for p, _ in readings if p.league_tier_id is not None and p.league
+        p.league_tier_id: p.league
+        for p, _, _ in readings
+        if p.league_tier_id is not None and p.league
     }
     await battles.save_tiers(con, tiers)
 
 
-async def note_play(con: asyncpg.Connection, tags: Sequence[str]) -> None:
-    """A clan's member list showed these players' trophies move."""
-    await battles.note_play(con, tags)
+async def note_play(con: asyncpg.Connection, tags: Sequence[str], at: datetime) -> None:
+    """A clan's member list read at ``at`` showed these players' trophies move."""
+    await battles.note_play(con, tags, at)

@@ -53,7 +53,8 @@ def results(weeks: Sequence[LeagueWeek], current_tier: int | None) -> list[WeekR
     for i, week in enumerate(ordered):
         nxt = ordered[i + 1].tier_id if i + 1 < len(ordered) else current_tier
         # Only the week straight after says what this one ended in.
-        if i + 1 < len(ordered) and ordered[i + 1].season_id - week.season_id > 7 * 86400:
+        gap = ordered[i + 1].season_id - week.season_id if i + 1 < len(ordered) else 0
+        if gap > WEEK.total_seconds():
             nxt = None
         out.append(WeekResult(week, outcome(week.tier_id, nxt), nxt))
     return list(reversed(out))
@@ -61,6 +62,20 @@ def results(weeks: Sequence[LeagueWeek], current_tier: int | None) -> list[WeekR
 
 def week_start(season_id: int) -> datetime:
     return datetime.fromtimestamp(season_id, UTC)
+
+
+def week_of(moment: datetime, season_id: int, seen_at: datetime) -> int:
+    """The ranked week ``moment`` lies in, from one week a profile showed at ``seen_at``.
+
+    Weeks change at ``season_id + k * 604800``. Whether an id names its week's start or
+    its end is not assumed: the week of ``moment`` is ``season_id`` moved on by as many
+    changes as lie between ``seen_at`` and ``moment``."""
+    span = WEEK.total_seconds()
+
+    def index(t: datetime) -> int:
+        return int((t.timestamp() - season_id) // span)
+
+    return season_id + (index(moment) - index(seen_at)) * int(span)
 
 
 def week_event(

@@ -67,7 +67,7 @@ async def record_players(
     )
     changes: list[Change] = []
     shown: list[tuple[PlayerProfile, datetime]] = []
-    watched: list[tuple[PlayerProfile, bool]] = []
+    watched: list[tuple[PlayerProfile, bool, datetime]] = []
     for tag in tags:
         reading = latest[tag]
         state, fetched_at = states.get(tag, (None, None))
@@ -76,7 +76,7 @@ async def record_players(
         at = _later(reading.at, fetched_at)
         change = observe(state, reading.profile, at, source=PROFILE)
         changes.append(change)
-        watched.append((reading.profile, change.battled))
+        watched.append((reading.profile, change.battled, at))
         # The clan as the tracker decided it (a reading maybe older than another
         # endpoint's does not move the player back to a clan they left).
         held = change.stored.profile
@@ -161,7 +161,7 @@ async def record_clan(
     # A member never read in full is due at once (the list lacks some stats).
     await schedule.due_now(con, first_seen)
     joined = await player_state.save_changes(con, changes, joins)
-    await note_play(con, [c.stored.profile.tag for c in changes if c.battled])
+    await note_play(con, [c.stored.profile.tag for c in changes if c.battled], at)
     await feeds.enqueue_events(con, joined)
     await schedule.unschedule_orphans(con, leavers, at)
     return len(events) + len(joined)

@@ -53,14 +53,22 @@ def test_the_recorded_battle_log_parses() -> None:
     assert len({b.fingerprint for b in battles}) == 50
 
 
-def test_a_fingerprint_ignores_the_order_of_keys_and_resources() -> None:
+def test_a_fingerprint_ignores_order_and_what_the_api_may_add() -> None:
     entry = load_payload("recorded/players_battlelog_log")["body"]["items"][0]
     shuffled = json.loads(json.dumps(entry))
     shuffled["lootedResources"].reverse()
     reordered = dict(reversed(list(shuffled.items())))
     assert fingerprint(reordered) == fingerprint(entry)
-    shuffled["stars"] = 2
-    assert fingerprint(shuffled) != fingerprint(entry)
+    # A resource or a key the API adds later changes no stored battle's fingerprint.
+    reordered["availableLoot"].append({"name": "NewOre", "amount": 7})
+    reordered["lootedResources"].append({"name": "EventTokens", "amount": 3})
+    reordered["replayId"] = "abc"
+    assert fingerprint(reordered) == fingerprint(entry)
+    for key, value in (("stars", 2), ("opponentPlayerTag", "#2PP"), ("attack", True)):
+        assert fingerprint({**entry, key: value}) != fingerprint(entry)
+    richer = json.loads(json.dumps(entry))
+    richer["lootedResources"][0]["amount"] += 1
+    assert fingerprint(richer) != fingerprint(entry)
 
 
 def test_the_recorded_league_history_and_tiers_parse() -> None:

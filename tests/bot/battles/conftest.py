@@ -18,7 +18,7 @@ from db import feeds, guild_tracking
 from db.pool import create_pool
 from tests.bot.tracker.conftest import Clock, tracker_settings
 from tests.fakes.battles import BattleLog, make_battle
-from tests.fakes.coc_api import FakeCocApi, make_player
+from tests.fakes.coc_api import RANKED_WEEK, FakeCocApi, make_player
 
 GUILD = 5000
 ANN = "#8QQ"
@@ -36,6 +36,12 @@ class Player:
     season: int = WEEK_ONE
     league: str = "Electro League 33"
     made: int = 0
+
+    def new_week(self) -> None:
+        """The ranked week turns: trophies and wins start again (recorded profile at a
+        week's start: 750 trophies, no wins)."""
+        self.season += RANKED_WEEK
+        self.trophies, self.attack_wins = 750, 0
 
     def payload(self) -> dict[str, Any]:
         return make_player(

@@ -125,7 +125,10 @@ def test_old_battles_dropping_off_the_end_are_not_new() -> None:
 
 
 def test_an_answer_older_than_the_stored_read_is_ignored() -> None:
-    assert align(["x", "a", "b"], ["a", "b", "c"]).stale
+    assert align(["x", "a", "b"], ["a", "b"]).stale
+    # A full stored read lost its oldest entries: an older answer runs past its end.
+    full = [f"n{i}" for i in range(LOG_CAPACITY)]
+    assert align(full, [*full[2:], "older1", "older2"]).stale
 
 
 def test_an_empty_answer_after_battles_says_nothing() -> None:
@@ -150,3 +153,11 @@ def test_a_repeat_of_the_same_battle_is_counted_once_less_never_twice() -> None:
 def test_of_several_shifts_that_align_the_smallest_is_taken() -> None:
     # "c" is new; whether one "a" is too cannot be known: it is not counted.
     assert align(["a", "a", "a"], ["c", "a", "a"]) == Alignment(new=1)
+
+
+def test_a_new_battle_equal_to_an_old_one_is_not_taken_for_an_older_answer() -> None:
+    # "A" is played again after "X": the answer starts with an entry of the stored read,
+    # but runs past what that read held, so it is not an older answer.
+    assert align(["x", "a"], ["a", "x", "a"]) == Alignment(new=1)
+    # An older answer lies inside a stored read that was not full.
+    assert align(["x", "a"], ["a"]).stale

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.battles.parse import parse_battle_log
+from bot.battles.poller import ANSWER_AGE
 from bot.battles.report import load_day
 from bot.battles.store import write_log
 from db import guild_tracking
@@ -58,7 +59,9 @@ async def test_battles_are_stored_once_each_in_the_window_they_appeared_in(
         " AND window_start IS NOT NULL ORDER BY id",
         ANN,
     )
-    assert [(r[0], r[1]) for r in rows] == [(first_read, second_read)] * 4
+    # The window starts the API's cache age before the last read: its answer may have
+    # been that old.
+    assert [(r[0], r[1]) for r in rows] == [(first_read - ANSWER_AGE, second_read)] * 4
     # Reading again (the interval passed, nothing played) adds nothing.
     await benv.read_logs(poller, due=True)
     await benv.read_logs(poller, due=True)
@@ -122,7 +125,7 @@ async def test_more_battles_than_the_log_holds_is_a_gap_never_a_guess(benv: Batt
     await benv.read_profiles(tracker)
     await benv.read_logs(poller)
     gaps = await benv.fetch("SELECT window_start, window_end FROM battle_gaps")
-    assert [(g[0], g[1]) for g in gaps] == [(before, benv.clock.now)]
+    assert [(g[0], g[1]) for g in gaps] == [(before - ANSWER_AGE, benv.clock.now)]
     stored = await benv.stored(ANN)
     assert len(stored) == 5 + 50
     assert stored[5:] == [b["opponentPlayerTag"] for b in ann.log.battles[-50:]]
@@ -256,26 +259,54 @@ async def test_limit_a_window_spanning_midnight_is_shown_on_the_day_it_ended(
     assert len(day.battles) == 1 and before.battles == []
 
 
-async def test_limit_battles_read_after_the_week_changed_count_in_the_new_week(
-    benv: BattleEnv,
-) -> None:
-    """A battle is counted in the ranked week the profile showed when the log was read:
-    one played just before the week's end and read after it counts in the new week (the
-    ended week's own numbers come from the league history)."""
+async def test_limit_a_window_over_a_weeks_end_counts_in_no_week(benv: BattleEnv) -> None:
+    """Weeks change at the ids' instants (season_id + k * 604800): a battle read in a
+    window inside one week is that week's; one read in a window over a week's end may
+    be either week's and counts in neither (the ended week's own totals come from the
+    league history). The rollover itself (trophies and wins start again) is no battle."""
+    ann = benv.player(ANN)
+    boundary = datetime.fromtimestamp(WEEK_ONE + RANKED_WEEK, UTC)
+    benv.clock.now = boundary - timedelta(minutes=45)
+    await benv.track(ANN)
+    tracker, poller = await benv.tracker(), await benv.poller()
+    await benv.read_profiles(tracker)
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)  # the baseline
+    benv.play(ann, 2)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)  # 13 minutes before the end: week one
+    benv.play(ann, 1)
+    benv.clock.now = boundary + timedelta(minutes=5)
+    ann.new_week()
+    benv.api.set_player(ann.payload())
+    await benv.read_profiles(tracker, minutes=0)
+    await benv.read_logs(poller, due=True)  # a window over the week's end
+    benv.play(ann, 2)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)  # the new week
+    weeks = await benv.fetch(
+        "SELECT season_id FROM battles WHERE window_start IS NOT NULL ORDER BY id"
+    )
+    assert [w[0] for w in weeks] == [WEEK_ONE] * 2 + [None] + [WEEK_ONE + RANKED_WEEK] * 2
+
+
+async def test_a_weeks_rollover_is_no_battle(benv: BattleEnv) -> None:
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
     benv.play(ann, 1)
     await benv.read_profiles(tracker)
     await benv.read_logs(poller)
-    benv.play(ann, 2)  # before the week ends
-    ann.season = WEEK_ONE + RANKED_WEEK
+    async with benv.pool.acquire() as con:  # a day after that battle: not due
+        await con.execute(
+            "UPDATE battle_logs SET played_at = now() - interval '2 days', next_poll_at = NULL"
+        )
+    reads = benv.log_reads(ANN)
+    ann.new_week()  # trophies and wins reset, no battle
     benv.api.set_player(ann.payload())
-    await benv.read_profiles(tracker)  # the profile shows the new week
+    await benv.read_profiles(tracker)
     await benv.read_logs(poller)
-    weeks = await benv.fetch(
-        "SELECT season_id, count(*) FROM battles WHERE window_start IS NOT NULL GROUP BY 1"
-    )
-    assert [tuple(w) for w in weeks] == [(WEEK_ONE + RANKED_WEEK, 2)]
+    assert benv.log_reads(ANN) == reads
 
 
 async def test_a_battle_that_moves_nothing_is_read_with_the_next(benv: BattleEnv) -> None:

@@ -1,0 +1,127 @@
+"""Regressions found by a review of the battle capture (each failed before its fix)."""
+
+from __future__ import annotations
+
+from bot.battles.ranked_report import load_ranked
+from db import battles
+from db.model import LeagueWeek
+from tests.bot.battles.conftest import ANN, WEEK_ONE, BattleEnv
+from tests.bot.battles.test_battle_poller import _week_posts, started
+from tests.fakes.battles import make_week
+from tests.fakes.coc_api import RANKED_WEEK
+
+
+async def test_after_weeks_unseen_the_week_that_just_ended_is_posted(benv: BattleEnv) -> None:
+    """The profile jumps from week W to W+3 (the tracker was down): the week that just
+    ended is W+2 (the profile's previous week), and what it ended in shows in W+3's tier.
+    Posting W with W+3's tier would be weeks late and wrong."""
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    ann.season = WEEK_ONE + 3 * RANKED_WEEK
+    ann.league = "Electro League 30"
+    benv.api.set_player(ann.payload())
+    benv.api.set_league_history(
+        ANN,
+        [
+            make_week(WEEK_ONE, 105000033, placement=29),
+            make_week(WEEK_ONE + RANKED_WEEK, 105000031, placement=5),
+            make_week(WEEK_ONE + 2 * RANKED_WEEK, 105000031, placement=7),
+        ],
+    )
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    posts = await _week_posts(benv)
+    assert len(posts) == 1
+    detail = posts[0]["detail"]
+    assert detail["season_id"] == WEEK_ONE + 2 * RANKED_WEEK
+    assert (detail["placement"], detail["outcome"]) == (7, "demoted")
+
+
+async def test_a_ranked_player_who_did_not_battle_costs_no_history_read(
+    benv: BattleEnv,
+) -> None:
+    tracker, poller = await started(benv, ANN)  # ranked, no battle seen while tracked
+    ann = benv.players[ANN]
+    ann.new_week()
+    benv.api.set_player(ann.payload())
+    await benv.read_profiles(tracker)
+    for _ in range(3):
+        await benv.read_logs(poller, due=True)
+    assert benv.api.count(f"/v1/players/{ANN}/leaguehistory") == 0
+    assert await _week_posts(benv) == []
+
+
+async def test_a_week_missing_from_the_history_is_given_up_and_never_posted_late(
+    benv: BattleEnv,
+) -> None:
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    ann.new_week()
+    benv.api.set_player(ann.payload())
+    await benv.read_profiles(tracker)
+    for _ in range(poller.options.history_tries + 2):
+        async with benv.pool.acquire() as con:
+            await con.execute(
+                "UPDATE battle_logs SET history_due_at = now() WHERE history_due_at IS NOT NULL"
+            )
+        await benv.read_logs(poller)
+    reads = benv.api.count(f"/v1/players/{ANN}/leaguehistory")
+    assert reads == poller.options.history_tries
+    # The history lists it at last, and the profile is read again: nothing is posted.
+    benv.api.set_league_history(ANN, [make_week(WEEK_ONE, 105000033)])
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller, due=True)
+    assert await _week_posts(benv) == []
+
+
+async def test_a_gone_players_log_is_not_read_again(benv: BattleEnv) -> None:
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 2)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    benv.api.remove_player(ANN)  # every route of the account answers 404
+    async with benv.pool.acquire() as con:
+        await con.execute("UPDATE battle_logs SET played_at = now() - interval '3 days'")
+        await con.execute("UPDATE battle_logs SET next_poll_at = now() - interval '1 s'")
+    await benv.read_logs(poller)
+    rows = await benv.fetch("SELECT last_error, next_poll_at FROM battle_logs")
+    assert rows[0]["last_error"] is not None and rows[0]["next_poll_at"] is None
+    # Marked gone by the tracker: not leased whatever its schedule says.
+    async with benv.pool.acquire() as con:
+        await con.execute("UPDATE player_polls SET gone_at = now()")
+        await con.execute("UPDATE battle_logs SET next_poll_at = now() - interval '1 s'")
+    reads = benv.log_reads(ANN)
+    await benv.read_logs(poller)
+    assert benv.log_reads(ANN) == reads
+
+
+async def test_ranked_from_stored_weeks_judges_the_newest_by_this_weeks_tier(
+    benv: BattleEnv,
+) -> None:
+    """The league history cannot be read: the stored weeks are shown, the newest one's
+    outcome judged by this week's tier (they were newest first, so the check that the
+    weeks follow each other looked at the oldest)."""
+    await started(benv, ANN)
+    ann = benv.players[ANN]
+    ann.season = WEEK_ONE + 2 * RANKED_WEEK
+    benv.api.set_player(ann.payload())  # Electro League 33 now
+    weeks = [
+        LeagueWeek(WEEK_ONE, 105000031, 4, 1000, 20, 0, 0, 0, 0, 0, 30),
+        LeagueWeek(WEEK_ONE + RANKED_WEEK, 105000032, 4, 1000, 20, 0, 0, 0, 0, 0, 30),
+    ]
+    async with benv.pool.acquire() as con:
+        await battles.save_weeks(con, ANN, weeks)
+    benv.api.fail(f"/v1/players/{ANN}/leaguehistory", 429)
+    report = await load_ranked(await benv.client(), benv.pool, ANN, games_max=4000)
+    assert not report.history_live
+    assert [(r.week.season_id, r.outcome) for r in report.weeks] == [
+        (WEEK_ONE + RANKED_WEEK, "promoted"),
+        (WEEK_ONE, "promoted"),
+    ]
