@@ -19,57 +19,72 @@ from db.model import Battle, LeagueWeek
 # Full profiles showing a new ranked week: the week before (the profile's previous one)
 # ended, and its result is read from the league history, if the player was ranked
 # (``$4``: the unranked tier's id), battled since shortly before it began and it was not
-# posted yet. Runs before NOTE_PROFILES moves the stored week on.
+# posted yet. Runs before NOTE_PROFILES moves the stored week on; rows locked in tag
+# order, like every batch's.
 WEEKS_ENDED = """
-UPDATE battle_logs b SET week_ended = t.previous, history_due_at = now(), history_tries = 0
-FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(tag, season, previous)
-WHERE b.player_tag = t.tag AND t.season > b.season_id
-  AND t.previous IS NOT NULL AND t.previous > coalesce(b.week_posted, 0)
-  AND b.tier_id IS DISTINCT FROM $4
-  AND b.played_at >= to_timestamp(t.previous) - interval '7 days'
+WITH t AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t(tag, season, previous)
+), ended AS (
+    SELECT b.player_tag, t.previous FROM battle_logs b JOIN t ON t.tag = b.player_tag
+    WHERE t.season > b.season_id
+      AND t.previous IS NOT NULL AND t.previous > coalesce(b.week_posted, 0)
+      AND b.tier_id IS DISTINCT FROM $4
+      AND b.played_at >= to_timestamp(t.previous) - interval '7 days'
+    ORDER BY b.player_tag
+    FOR UPDATE OF b
+)
+UPDATE battle_logs b SET week_ended = ended.previous, history_due_at = now(), history_tries = 0
+FROM ended WHERE b.player_tag = ended.player_tag
 """
 
+# Seconds from an id to a reading's time that only one phase explains: a reading lies
+# in its week, up to a cache age (60 s) after it; one within an hour of a turn could be
+# either side of it and teaches nothing.
+PHASE_MARGIN = 3600
+
 # A full profile of a tracked player: the row exists from then on. ``battled``: the
-# reading showed battles (trophies or wins moved), so the log is due now, unless it also
-# shows a new week (which resets trophies and wins: no battle). ``baseline`` (the player
-# has played this season): the first profile makes the log due once, so the battles
-# after it are dated. The week is kept with the time of a reading that showed it.
+# reading showed battles (trophies or wins moved), so the log is due now, unless it shows
+# another week than the stored one (a new week resets trophies and wins: no battle; an
+# older one is a cached answer from before the reset). ``baseline`` (the player has
+# played this season): the first profile makes the log due once, so the battles after
+# it are dated.
 NOTE_PROFILES = """
-INSERT INTO battle_logs AS b (player_tag, season_id, season_seen_at, tier_id, played_at,
+INSERT INTO battle_logs AS b (player_tag, season_id, week_phase, tier_id, played_at,
                               next_poll_at)
-SELECT t.tag, t.season, CASE WHEN t.season IS NOT NULL THEN t.at END, t.tier,
-       CASE WHEN t.battled THEN now() END, CASE WHEN t.battled OR t.baseline THEN now() END
+SELECT t.tag, t.season,
+       CASE WHEN extract(epoch FROM t.at) - t.season BETWEEN $7 AND 604800 - $7 THEN 0
+            WHEN t.season - extract(epoch FROM t.at) BETWEEN $7 AND 604800 - $7 THEN -1
+       END,
+       t.tier, CASE WHEN t.battled THEN now() END,
+       CASE WHEN t.battled OR t.baseline THEN now() END
 FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::boolean[], $5::boolean[],
             $6::timestamptz[]) AS t(tag, season, tier, battled, baseline, at)
 ON CONFLICT (player_tag) DO UPDATE SET
-    played_at = CASE WHEN EXCLUDED.played_at IS NULL
-                          OR coalesce(EXCLUDED.season_id > b.season_id, false)
-                     THEN b.played_at ELSE EXCLUDED.played_at END,
-    next_poll_at = CASE WHEN EXCLUDED.played_at IS NULL
-                             OR coalesce(EXCLUDED.season_id > b.season_id, false)
-                        THEN b.next_poll_at ELSE least(b.next_poll_at, now()) END,
+    played_at = CASE WHEN EXCLUDED.played_at IS NOT NULL
+                          AND coalesce(EXCLUDED.season_id = b.season_id, true)
+                     THEN EXCLUDED.played_at ELSE b.played_at END,
+    next_poll_at = CASE WHEN EXCLUDED.played_at IS NOT NULL
+                             AND coalesce(EXCLUDED.season_id = b.season_id, true)
+                        THEN least(b.next_poll_at, now()) ELSE b.next_poll_at END,
     tier_id = CASE WHEN b.season_id IS NULL OR EXCLUDED.season_id IS NULL
                         OR EXCLUDED.season_id >= b.season_id
                    THEN coalesce(EXCLUDED.tier_id, b.tier_id) ELSE b.tier_id END,
-    season_seen_at = CASE
-        WHEN EXCLUDED.season_id IS NULL OR EXCLUDED.season_id < b.season_id
-            THEN b.season_seen_at
-        WHEN EXCLUDED.season_id > b.season_id OR b.season_id IS NULL
-            THEN EXCLUDED.season_seen_at
-        ELSE greatest(b.season_seen_at, EXCLUDED.season_seen_at) END,
+    week_phase = coalesce(b.week_phase, EXCLUDED.week_phase),
     season_id = greatest(b.season_id, EXCLUDED.season_id)
 """
 
 # A clan's member list read at $2 showed these players' trophies move: due now, unless
-# the reading is in a later week than the stored one (a new week resets trophies; the
-# next full profile tells). Rows locked in tag order, like every batch's.
+# the reading is in a later week than the stored one, or in a week's first $3 seconds
+# (the list's cache age: it may show trophies from before the reset). Rows locked in tag
+# order, like every batch's.
 NOTE_PLAY = """
 WITH moved AS (
     SELECT player_tag FROM battle_logs
     WHERE player_tag = ANY($1::text[])
       AND NOT coalesce(
-          floor((extract(epoch FROM $2::timestamptz) - season_id) / 604800)
-          > floor((extract(epoch FROM season_seen_at) - season_id) / 604800), false)
+          floor((extract(epoch FROM $2::timestamptz) - season_id) / 604800) - week_phase > 0
+          OR floor((extract(epoch FROM $2::timestamptz) - $3 - season_id) / 604800)
+             <> floor((extract(epoch FROM $2::timestamptz) - season_id) / 604800), false)
     ORDER BY player_tag
     FOR UPDATE
 )
@@ -103,12 +118,15 @@ RETURNING b.player_tag, coalesce(b.next_poll_at <= now(), false) AS log_due,
 
 # After a read of the log: due again in $2 s while the player played within the last
 # day (within the cache age, $5, if they played after this lease began), else not due.
-# A failed read is retried after $6 s, also only while the player plays.
+# A failed read is retried after $6 s while the player plays, and a failed first read
+# (the baseline) at the interval.
 LOG_POLLED = """
 UPDATE battle_logs SET last_polled_at = now(), last_error = $3,
     next_poll_at = CASE
-        WHEN $3::text IS NOT NULL THEN CASE WHEN played_at > now() - interval '1 day'
-                                            THEN now() + make_interval(secs => $6::float8) END
+        WHEN $3::text IS NOT NULL THEN CASE
+            WHEN played_at > now() - interval '1 day'
+                THEN now() + make_interval(secs => $6::float8)
+            WHEN tail IS NULL THEN now() + make_interval(secs => $2::float8) END
         WHEN played_at > leased_until - make_interval(secs => $4::float8)
             THEN now() + make_interval(secs => least($2::float8, $5::float8))
         WHEN played_at > now() - interval '1 day' THEN now() + make_interval(secs => $2)
@@ -144,7 +162,7 @@ FROM mine WHERE b.player_tag = mine.player_tag
 # -- the write path -------------------------------------------------------------------------
 
 LOCK_LOG = """
-SELECT tail, read_at, season_id, season_seen_at, week_ended, tier_id FROM battle_logs
+SELECT tail, read_at, season_id, week_phase, week_ended, tier_id FROM battle_logs
 WHERE player_tag = $1 FOR UPDATE
 """
 
@@ -243,7 +261,7 @@ class LogState:
     tail: list[str] | None
     read_at: datetime | None
     season_id: int | None
-    season_seen_at: datetime | None
+    week_phase: int | None
     week_ended: int | None
     tier_id: int | None
 
@@ -279,13 +297,17 @@ async def note_profiles(
     await con.execute(WEEKS_ENDED, tags, seasons, [n.previous for n in notes], unranked_tier)
     await con.execute(
         NOTE_PROFILES, tags, seasons, [n.tier for n in notes], [n.battled for n in notes],
-        [n.baseline for n in notes], [n.at for n in notes],
+        [n.baseline for n in notes], [n.at for n in notes], PHASE_MARGIN,
     )  # fmt: skip
+
+
+# Seconds a clan's member list may be cached (its max-age).
+LIST_CACHE_AGE = 600
 
 
 async def note_play(con: asyncpg.Connection, tags: Sequence[str], at: datetime) -> None:
     if tags:
-        await con.execute(NOTE_PLAY, sorted(tags), at)
+        await con.execute(NOTE_PLAY, sorted(tags), at, LIST_CACHE_AGE)
 
 
 async def save_tiers(con: asyncpg.Connection, tiers: dict[int, str]) -> None:
@@ -333,7 +355,7 @@ async def lock_log(con: asyncpg.Connection, tag: str) -> LogState | None:
         tail=None if tail is None else list(tail),
         read_at=row["read_at"],
         season_id=row["season_id"],
-        season_seen_at=row["season_seen_at"],
+        week_phase=row["week_phase"],
         week_ended=row["week_ended"],
         tier_id=row["tier_id"],
     )

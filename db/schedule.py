@@ -161,10 +161,14 @@ WHERE c.tag = p.tag AND c.tag = ANY($1::text[]) AND c.untracked_at IS NOT NULL
 # dated by the first read after the gap. They are stored undated instead (the stored read
 # stays, so the battles already stored are not stored again).
 RETRACKED_BATTLES = """
-UPDATE battle_logs b SET read_at = NULL
-FROM player_counters c
-WHERE c.tag = b.player_tag AND c.tag = ANY($1::text[]) AND c.untracked_at IS NOT NULL
-  AND c.untracked_at <= coalesce($3, now()) - $2::interval
+WITH gap AS (
+    SELECT b.player_tag FROM battle_logs b JOIN player_counters c ON c.tag = b.player_tag
+    WHERE c.tag = ANY($1::text[]) AND c.untracked_at IS NOT NULL
+      AND c.untracked_at <= coalesce($3, now()) - $2::interval
+    ORDER BY b.player_tag
+    FOR UPDATE OF b
+)
+UPDATE battle_logs b SET read_at = NULL FROM gap WHERE b.player_tag = gap.player_tag
 """
 # The longest gap that keeps the witness.
 WITNESS_GAP = timedelta(minutes=10)

@@ -17,11 +17,11 @@ CREATE TABLE battle_logs (
     leased_by       text,
     last_polled_at  timestamptz,
     last_error      text,
-    -- The ranked week the last full profile showed, when (a reading's time: week
-    -- boundaries are season_id + k * 604800, so this dates any moment's week), and the
-    -- league tier.
+    -- The ranked week the last full profile showed, and its league tier. Weeks turn at
+    -- season_id + k * 604800; week_phase says which week an instant belongs to: 0 if
+    -- an id names its week's start, -1 its end (learnt from a reading far from a turn).
     season_id       bigint,
-    season_seen_at  timestamptz,
+    week_phase      smallint,
     tier_id         integer,
     -- A week that ended (the profile moved on from it) whose result is not stored yet:
     -- the league history is read at history_due_at until it shows the week.

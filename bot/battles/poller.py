@@ -104,7 +104,7 @@ class BattlePoller(ClanPoller):
         return f"{type(exc).__name__}: {exc}"[:200]
 
     async def _read_log(self, tag: str) -> None:
-        error = None
+        error, rate_limited = None, False
         try:
             async with self._requests:
                 body = await self.clash.get_battle_log(tag, deadline=self.options.request_deadline)
@@ -115,6 +115,7 @@ class BattlePoller(ClanPoller):
                 log.info("battle log of %s overflowed since its last read: gap recorded", tag)
         except (UserFacingError, BattlePayloadError) as exc:
             error = self._error(exc)
+            rate_limited = isinstance(exc, ApiRateLimited)
             if not isinstance(exc, ApiMaintenance | ApiRateLimited):
                 log.warning("battle log of %s: %s", tag, error)
         o = self.options
@@ -128,7 +129,8 @@ class BattlePoller(ClanPoller):
                 error=error,
                 lease_seconds=o.lease_seconds,
                 cache_age=min(CACHE_AGE, interval),
-                retry=min(interval, o.retry_delay),
+                # Under a rate limit, asking sooner only keeps the key throttled.
+                retry=interval if rate_limited else min(interval, o.retry_delay),
                 owner=self.owner,
             )
 

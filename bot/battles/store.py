@@ -35,10 +35,10 @@ class LogWrite:
 
 def _week(state: battles.LogState, start: datetime | None, end: datetime) -> int | None:
     """The ranked week a window lies in; None if it spans a week's end or is unknown."""
-    if start is None or state.season_id is None or state.season_seen_at is None:
+    if start is None or state.season_id is None or state.week_phase is None:
         return None
-    first = week_of(start, state.season_id, state.season_seen_at)
-    return first if first == week_of(end, state.season_id, state.season_seen_at) else None
+    first = week_of(start, state.season_id, state.week_phase)
+    return first if first == week_of(end, state.season_id, state.week_phase) else None
 
 
 async def write_log(

@@ -64,18 +64,15 @@ def week_start(season_id: int) -> datetime:
     return datetime.fromtimestamp(season_id, UTC)
 
 
-def week_of(moment: datetime, season_id: int, seen_at: datetime) -> int:
-    """The ranked week ``moment`` lies in, from one week a profile showed at ``seen_at``.
+def week_of(moment: datetime, season_id: int, phase: int) -> int:
+    """The ranked week ``moment`` lies in, named as the API names weeks.
 
-    Weeks change at ``season_id + k * 604800``. Whether an id names its week's start or
-    its end is not assumed: the week of ``moment`` is ``season_id`` moved on by as many
-    changes as lie between ``seen_at`` and ``moment``."""
-    span = WEEK.total_seconds()
-
-    def index(t: datetime) -> int:
-        return int((t.timestamp() - season_id) // span)
-
-    return season_id + (index(moment) - index(seen_at)) * int(span)
+    Weeks turn at ``season_id + k * 604800`` for any week's id. ``phase`` is 0 if an id
+    names its week's start, -1 if its end (``battle_logs.week_phase``, learnt from a
+    profile read far from a turn: which it is is not assumed)."""
+    span = int(WEEK.total_seconds())
+    turns = int((moment.timestamp() - season_id) // span)
+    return season_id + (turns - phase) * span
 
 
 def week_event(

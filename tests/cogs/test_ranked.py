@@ -6,13 +6,28 @@ from datetime import UTC, datetime, timedelta
 
 from bot.battles.poller import BattlePoller
 from db import guild_tracking
+from tests.bot.tracker.conftest import Clock
 from tests.cogs.activity_helpers import poll
 from tests.fakes.battles import BattleLog, make_battle, make_week
 from tests.fakes.coc_api import RANKED_WEEK, make_player
 from tests.harness import GUILD_ID, Harness, opt
 
 ANN = "#8QQ"
-WEEK = 1773032400
+WEEK_ONE = 1773032400  # a ranked week's id (its start); weeks are 604,800 s apart
+
+
+def ranked_clock(harness: Harness) -> int:
+    """Time the tracker's readings in the middle of a ranked week (a profile read within
+    an hour of a week's turn does not tell which week an instant is in), and return that
+    week's id."""
+    now = datetime.now(UTC)
+    start = WEEK_ONE + int((now.timestamp() - WEEK_ONE) // RANKED_WEEK) * RANKED_WEEK
+    if start + RANKED_WEEK // 2 > now.timestamp() - 3600:
+        start -= RANKED_WEEK
+    clock = Clock()
+    clock.now = datetime.fromtimestamp(start + RANKED_WEEK // 2, UTC)
+    harness.tracker_clock = clock  # type: ignore[attr-defined]
+    return start
 
 
 def fields(embed: dict) -> dict[str, str]:
@@ -69,7 +84,8 @@ async def tracked(harness: Harness, **profile: object) -> Ann:
 
 
 async def test_a_days_battles_and_the_ranked_week(harness: Harness) -> None:
-    ann = await tracked(harness, league="Electro League 33", league_season=WEEK)
+    week = ranked_clock(harness)
+    ann = await tracked(harness, league="Electro League 33", league_season=week)
     ann.play(make_battle(1), make_battle(2))  # before the first read: no known day
     await poll(harness)
     await read_logs(harness)
@@ -102,8 +118,8 @@ async def test_a_days_battles_and_the_ranked_week(harness: Harness) -> None:
     harness.coc.set_league_history(
         ANN,
         [
-            make_week(WEEK - 2 * RANKED_WEEK, 105000031, placement=40, attack_wins=12),
-            make_week(WEEK - RANKED_WEEK, 105000032, placement=5, max_battles=24),
+            make_week(week - 2 * RANKED_WEEK, 105000031, placement=40, attack_wins=12),
+            make_week(week - RANKED_WEEK, 105000032, placement=5, max_battles=24),
         ],
     )
     reply = await harness.run("ranked", opt("tag", ANN))

@@ -266,10 +266,10 @@ async def test_limit_a_window_over_a_weeks_end_counts_in_no_week(benv: BattleEnv
     league history). The rollover itself (trophies and wins start again) is no battle."""
     ann = benv.player(ANN)
     boundary = datetime.fromtimestamp(WEEK_ONE + RANKED_WEEK, UTC)
-    benv.clock.now = boundary - timedelta(minutes=45)
     await benv.track(ANN)
     tracker, poller = await benv.tracker(), await benv.poller()
-    await benv.read_profiles(tracker)
+    await benv.read_profiles(tracker)  # days before the turn: which week is which is learnt
+    benv.clock.now = boundary - timedelta(minutes=45)
     benv.play(ann, 1)
     await benv.read_profiles(tracker)
     await benv.read_logs(poller)  # the baseline

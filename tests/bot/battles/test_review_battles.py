@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from bot.battles.ranked_report import load_ranked
 from db import battles
 from db.model import LeagueWeek
@@ -125,3 +127,88 @@ async def test_ranked_from_stored_weeks_judges_the_newest_by_this_weeks_tier(
         (WEEK_ONE + RANKED_WEEK, "promoted"),
         (WEEK_ONE, "promoted"),
     ]
+
+
+# -- a second review ------------------------------------------------------------------------
+
+
+async def test_an_old_weeks_profile_read_after_the_turn_does_not_shift_the_weeks(
+    benv: BattleEnv,
+) -> None:
+    """A profile answered from the API's cache just after a week's turn still shows the
+    week before. Which week an instant belongs to is learnt from readings far from a
+    turn, so battles read after the turn are still the new week's."""
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)  # the baseline
+    turn = datetime.fromtimestamp(WEEK_ONE + RANKED_WEEK, UTC)
+    benv.clock.now = turn + timedelta(seconds=30)
+    await benv.read_profiles(tracker, minutes=0)  # cached: still the old week
+    await benv.read_logs(poller, minutes=2, due=True)  # nothing new
+    ann.new_week()
+    benv.play(ann, 2)
+    await benv.read_profiles(tracker, minutes=5)
+    await benv.read_logs(poller, due=True)
+    weeks = await benv.fetch("SELECT season_id FROM battles WHERE window_start IS NOT NULL")
+    assert [w[0] for w in weeks] == [WEEK_ONE + RANKED_WEEK] * 2
+
+
+async def test_a_failed_first_read_is_read_again(benv: BattleEnv) -> None:
+    benv.player(ANN, attack_wins=40)  # played this season: the baseline is due at once
+    await benv.track(ANN)
+    tracker, poller = await benv.tracker(), await benv.poller()
+    await benv.read_profiles(tracker)
+    path = f"/v1/players/{ANN}/battlelog"
+    benv.api.fail(path, 429)
+    await benv.read_logs(poller)
+    benv.api.fail(path, None)
+    rows = await benv.fetch("SELECT tail, next_poll_at - now() AS wait FROM battle_logs")
+    assert rows[0]["tail"] is None and rows[0]["wait"] is not None
+    # Under a rate limit the read waits the interval, not the short retry.
+    assert rows[0]["wait"].total_seconds() > poller.options.retry_delay + 60
+    benv.play(benv.players[ANN], 2)
+    await benv.read_logs(poller, due=True)
+    assert len(await benv.stored(ANN)) == 2  # the baseline, read at last
+
+
+async def test_a_member_list_in_a_weeks_first_minutes_is_no_battle(benv: BattleEnv) -> None:
+    """A clan's member list may be cached for 10 minutes: in a week's first minutes its
+    trophies may be from before the reset, so they say nothing of a battle."""
+    from tests.fakes.coc_api import make_clan
+
+    tracker, poller = await started(benv, ANN)
+    ann = benv.players[ANN]
+    benv.play(ann, 1)
+    await benv.read_profiles(tracker)
+    await benv.read_logs(poller)
+    async with benv.pool.acquire() as con:  # a day after that battle: not due
+        await con.execute(
+            "UPDATE battle_logs SET played_at = now() - interval '2 days', next_poll_at = NULL"
+        )
+        await con.execute(
+            "INSERT INTO clan_polls (clan_tag, next_poll_at)"
+            " VALUES ('#2PP', now() + interval '1 day') ON CONFLICT (clan_tag) DO NOTHING"
+        )
+    turn = datetime.fromtimestamp(WEEK_ONE + RANKED_WEEK, UTC)
+    before_the_turn = ann.payload()
+    ann.new_week()
+    benv.api.set_player(ann.payload())
+    benv.clock.now = turn + timedelta(minutes=2)
+    async with benv.pool.acquire() as con:
+        await con.execute("UPDATE player_polls SET next_poll_at = now() - interval '1 s'")
+        await con.execute("UPDATE clan_polls SET next_poll_at = now() + interval '1 day'")
+    await tracker.run_once()  # the profile shows the new week, trophies reset
+    # The list, cached from before the turn, shows the old trophies.
+    benv.api.set_clan(make_clan("#2PP", [before_the_turn]))
+    async with benv.pool.acquire() as con:
+        await con.execute("UPDATE clan_polls SET next_poll_at = now() - interval '1 s'")
+        await con.execute("UPDATE player_polls SET next_poll_at = now() + interval '1 day'")
+    benv.clock.now = turn + timedelta(minutes=4)
+    await tracker.run_once()
+    moved = await benv.fetch("SELECT trophies FROM players WHERE tag = $1", ANN)
+    assert moved[0][0] == before_the_turn["trophies"]  # the list was read
+    reads = benv.log_reads(ANN)
+    await benv.read_logs(poller)
+    assert benv.log_reads(ANN) == reads
