@@ -310,4 +310,4 @@ def test_generated_battle_timelines(pg_server: PgServer) -> None:
 
 @pytest.mark.heavy
 def test_generated_battle_timelines_long(pg_server: PgServer) -> None:
-    _run(pg_server, examples=150, steps=40)
+    _run(pg_server, examples=100, steps=40)
