@@ -4,9 +4,9 @@ Two tracked players battle (0 to 70 battles between two steps, so the log of 50
 sometimes overflows), time passes (minutes to days, across ranked weeks whose turn
 resets trophies and wins), the tracker reads their profiles, the battle poller reads
 what is due (or everything, as if the interval passed), the API refuses a read, the
-pollers restart, two poller processes run at once. The fake API records the battles
-each log answer showed; from those answers alone the oracle knows what the stored
-battles must be. After every step:
+pollers restart, two tracker or two poller processes run at once. The fake API records
+the battles each log answer showed; from those answers alone the oracle knows what the
+stored battles must be. After every step:
 
 - each player's stored battles are exactly the battles of the answers read: the first
   answer whole (undated), then what each answer added to the one before, all of it or,
@@ -185,6 +185,16 @@ class BattleTimeline(RuleBasedStateMachine):
             async with self.pool.acquire() as con:
                 await con.execute("UPDATE player_polls SET next_poll_at = now() - interval '1 s'")
             await self.tracker.run_once()
+
+        self.run(go())
+
+    @rule()
+    def two_trackers_at_once(self) -> None:
+        async def go() -> None:
+            other = await self._tracker()
+            async with self.pool.acquire() as con:
+                await con.execute("UPDATE player_polls SET next_poll_at = now() - interval '1 s'")
+            await asyncio.gather(self.tracker.run_once(), other.run_once())
 
         self.run(go())
 
