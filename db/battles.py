@@ -98,22 +98,37 @@ SELECT * FROM unnest($1::integer[], $2::text[])
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name WHERE league_tiers.name <> EXCLUDED.name
 """
 
-# Due logs and week results of players still tracked.
+# Due logs and week results, found through their partial indexes (the table holds a
+# 50-battle read in each row: 160 MB at 100,000 players; this takes 0.13 ms there). A
+# due row of a player no longer tracked (or gone) is not leased but taken off the
+# schedule, so such rows never pile up in front of the due ones. Locked in tag order.
 LEASE = """
-WITH due AS (
-    SELECT player_tag FROM battle_logs b
-    WHERE (next_poll_at <= now() OR history_due_at <= now())
-      AND (leased_until IS NULL OR leased_until < now())
-      AND EXISTS (SELECT 1 FROM player_polls p
-                  WHERE p.tag = b.player_tag AND p.gone_at IS NULL)
-    ORDER BY least(next_poll_at, history_due_at)
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED
+WITH candidates AS (
+    (SELECT player_tag FROM battle_logs
+     WHERE next_poll_at <= now() AND (leased_until IS NULL OR leased_until < now())
+     ORDER BY next_poll_at LIMIT $1)
+    UNION
+    (SELECT player_tag FROM battle_logs
+     WHERE history_due_at <= now() AND (leased_until IS NULL OR leased_until < now())
+     ORDER BY history_due_at LIMIT $1)
+), due AS (
+    SELECT b.player_tag,
+           EXISTS (SELECT 1 FROM player_polls p
+                   WHERE p.tag = b.player_tag AND p.gone_at IS NULL) AS tracked,
+           coalesce(b.next_poll_at <= now(), false) AS log_due,
+           coalesce(b.history_due_at <= now(), false) AS history_due
+    FROM battle_logs b JOIN candidates c USING (player_tag)
+    WHERE b.leased_until IS NULL OR b.leased_until < now()
+    ORDER BY b.player_tag
+    FOR UPDATE OF b SKIP LOCKED
 )
-UPDATE battle_logs b SET leased_until = now() + make_interval(secs => $2), leased_by = $3
+UPDATE battle_logs b SET
+    leased_until = CASE WHEN due.tracked THEN now() + make_interval(secs => $2) END,
+    leased_by = CASE WHEN due.tracked THEN $3 END,
+    next_poll_at = CASE WHEN due.tracked THEN b.next_poll_at END,
+    history_due_at = CASE WHEN due.tracked THEN b.history_due_at END
 FROM due WHERE b.player_tag = due.player_tag
-RETURNING b.player_tag, coalesce(b.next_poll_at <= now(), false) AS log_due,
-          coalesce(b.history_due_at <= now(), false) AS history_due, b.week_ended
+RETURNING b.player_tag, due.tracked, due.log_due, due.history_due, b.week_ended
 """
 
 # After a read of the log: due again in $2 s while the player played within the last
@@ -317,7 +332,12 @@ async def save_tiers(con: asyncpg.Connection, tiers: dict[int, str]) -> None:
 
 
 async def lease(con: asyncpg.Connection, limit: int, seconds: float, owner: str) -> list[Lease]:
-    return [Lease(**dict(r)) for r in await con.fetch(LEASE, limit, seconds, owner)]
+    rows = await con.fetch(LEASE, limit, seconds, owner)
+    return [
+        Lease(r["player_tag"], r["log_due"], r["history_due"], r["week_ended"])
+        for r in rows
+        if r["tracked"]
+    ]
 
 
 async def log_polled(

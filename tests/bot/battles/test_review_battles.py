@@ -212,3 +212,17 @@ async def test_a_member_list_in_a_weeks_first_minutes_is_no_battle(benv: BattleE
     reads = benv.log_reads(ANN)
     await benv.read_logs(poller)
     assert benv.log_reads(ANN) == reads
+
+
+async def test_an_untracked_players_due_log_is_taken_off_the_schedule(benv: BattleEnv) -> None:
+    from db import guild_tracking
+
+    tracker, poller = await started(benv, ANN)
+    benv.play(benv.players[ANN], 1)
+    await benv.read_profiles(tracker)  # due now
+    async with benv.pool.acquire() as con:
+        await guild_tracking.untrack_player(con, 5000, ANN)
+    await benv.read_logs(poller)
+    assert benv.log_reads(ANN) == 0
+    rows = await benv.fetch("SELECT next_poll_at, leased_by FROM battle_logs")
+    assert (rows[0]["next_poll_at"], rows[0]["leased_by"]) == (None, None)
