@@ -24,8 +24,8 @@ from bot.errors import ApiAccessDenied, ApiMaintenance, ApiRateLimited, UserFaci
 from bot.poll_loop import ClanPoller
 from bot.settings import Settings
 from bot.timeutil import utcnow
-from db import battles
-from db.battles import Lease
+from db import battle_schedule
+from db.battle_schedule import Lease
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class BattlePoller(ClanPoller):
         async with self.pool.acquire() as con:
             if await self.paused(con):
                 return 0
-            due = await battles.lease(
+            due = await battle_schedule.lease(
                 con, self.options.batch_size, self.options.lease_seconds, self.owner
             )
         if not due:
@@ -84,7 +84,7 @@ class BattlePoller(ClanPoller):
             results = await asyncio.gather(*(self._poll(d) for d in due), return_exceptions=True)
         finally:
             async with self.pool.acquire() as con:
-                await battles.release(con, [d.player_tag for d in due], self.owner)
+                await battle_schedule.release(con, [d.player_tag for d in due], self.owner)
         failed = [r for r in results if isinstance(r, BaseException)]
         for extra in failed[1:]:
             log.error("battle poll failed", exc_info=extra)
@@ -122,7 +122,7 @@ class BattlePoller(ClanPoller):
         # At least a second apart, whatever the settings: a poller must not spin.
         interval = max(1.0, self.interval)
         async with self.pool.acquire() as con:
-            await battles.log_polled(
+            await battle_schedule.log_polled(
                 con,
                 tag,
                 interval=interval,
@@ -146,7 +146,7 @@ class BattlePoller(ClanPoller):
         except (UserFacingError, BattlePayloadError) as exc:
             log.warning("league history of %s: %s", tag, self._error(exc))
         async with self.pool.acquire() as con:
-            await battles.history_polled(
+            await battle_schedule.history_polled(
                 con,
                 tag,
                 retry=HISTORY_CACHE_AGE,

@@ -29,7 +29,7 @@ from bot.embeds import literal, timestamp
 from bot.errors import UserFacingError
 from bot.profile import parse_player
 from bot.tracker.observe import record_lookup
-from db import battles
+from db import battles, league_weeks
 from db.model import LeagueWeek, PlayerProfile
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ async def _history(
         return parse_league_history(body), True
     except (UserFacingError, BattlePayloadError) as exc:
         log.info("league history of %s not read: %s", tag, type(exc).__name__)
-    rows = await battles.weeks(con, tag, WEEKS_SHOWN + 1)
+    rows = await league_weeks.weeks(con, tag, WEEKS_SHOWN + 1)
     fields = LeagueWeek.__slots__
     return [LeagueWeek(**{f: r[f] for f in fields}) for r in rows], False
 
@@ -69,11 +69,11 @@ async def _history(
 async def _names(clash: ClashApi, con: asyncpg.Connection, ids: list[int]) -> dict[int, str]:
     try:
         tiers = league_tiers(await clash.get_league_tiers())
-        await battles.save_tiers(con, tiers)
+        await league_weeks.save_tiers(con, tiers)
         return tiers
     except (UserFacingError, BattlePayloadError) as exc:
         log.info("league tiers not read: %s", type(exc).__name__)
-        return await battles.tier_names(con, ids)
+        return await league_weeks.tier_names(con, ids)
 
 
 async def load_ranked(

@@ -19,7 +19,7 @@ from bot.battles.align import advance
 from bot.battles.parse import parse_league_history
 from bot.battles.weeks import WEEK, week_event, week_of
 from bot.tracker.observe import record_events
-from db import battles
+from db import battles, league_weeks
 from db.model import Battle
 
 
@@ -80,7 +80,7 @@ async def write_history(con: asyncpg.Connection, tag: str, body: Any, at: dateti
         state = await battles.lock_log(con, tag)
         if state is None:
             return True
-        await battles.save_weeks(con, tag, weeks)
+        await league_weeks.save_weeks(con, tag, weeks)
         ended = state.week_ended
         if ended is None:
             return True
@@ -90,7 +90,7 @@ async def write_history(con: asyncpg.Connection, tag: str, body: Any, at: dateti
         # What the week ended in shows in the tier of the week straight after it.
         following = state.season_id == ended + int(WEEK.total_seconds())
         next_tier = state.tier_id if following else None
-        names = await battles.tier_names(
+        names = await league_weeks.tier_names(
             con, [week.tier_id] + ([next_tier] if next_tier is not None else [])
         )
         await record_events(con, [week_event(tag, week, next_tier, names, at)])

@@ -16,7 +16,7 @@ from datetime import datetime
 import asyncpg
 
 from bot.battles.weeks import UNRANKED_TIER
-from db import battles
+from db import battle_schedule, league_weeks
 from db.model import PlayerProfile
 
 
@@ -36,7 +36,7 @@ async def note_profiles(
     """Full profiles of tracked players: each with whether it showed battles, and when
     it was read."""
     notes = [
-        battles.ProfileNote(
+        battle_schedule.ProfileNote(
             tag=p.tag,
             season=p.league_season_id,
             previous=p.league_previous_season_id,
@@ -50,15 +50,15 @@ async def note_profiles(
         )
         for p, battled, at in readings
     ]
-    await battles.note_profiles(con, notes, UNRANKED_TIER)
+    await battle_schedule.note_profiles(con, notes, UNRANKED_TIER)
     tiers = {
         p.league_tier_id: p.league
         for p, _, _ in readings
         if p.league_tier_id is not None and p.league
     }
-    await battles.save_tiers(con, tiers)
+    await league_weeks.save_tiers(con, tiers)
 
 
 async def note_play(con: asyncpg.Connection, tags: Sequence[str], at: datetime) -> None:
     """A clan's member list read at ``at`` showed these players' trophies move."""
-    await battles.note_play(con, tags, at)
+    await battle_schedule.note_play(con, tags, at)

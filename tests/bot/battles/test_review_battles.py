@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.battles.ranked_report import load_ranked
-from db import battles
+from db import league_weeks
 from db.model import LeagueWeek
 from tests.bot.battles.conftest import ANN, WEEK_ONE, BattleEnv
 from tests.bot.battles.test_battle_poller import _week_posts, started
@@ -119,7 +119,7 @@ async def test_ranked_from_stored_weeks_judges_the_newest_by_this_weeks_tier(
         LeagueWeek(WEEK_ONE + RANKED_WEEK, 105000032, 4, 1000, 20, 0, 0, 0, 0, 0, 30),
     ]
     async with benv.pool.acquire() as con:
-        await battles.save_weeks(con, ANN, weeks)
+        await league_weeks.save_weeks(con, ANN, weeks)
     benv.api.fail(f"/v1/players/{ANN}/leaguehistory", 429)
     report = await load_ranked(await benv.client(), benv.pool, ANN, games_max=4000)
     assert not report.history_live
