@@ -4,13 +4,15 @@ Two tracked players battle (0 to 70 battles between two steps, so the log of 50
 sometimes overflows), time passes (minutes to days, across ranked weeks whose turn
 resets trophies and wins), the tracker reads their profiles, the battle poller reads
 what is due (or everything, as if the interval passed), the API refuses a read, the
-pollers restart, two tracker or two poller processes run at once. The fake API records
-the battles each log answer showed; from those answers alone the oracle knows what the
+pollers restart, two tracker or two poller processes run at once, and an answer comes
+from another of the API's caches (older than the last). The fake API records the
+battles each log answer showed; from those answers alone the oracle knows what the
 stored battles must be. After every step:
 
 - each player's stored battles are exactly the battles of the answers read: the first
-  answer whole (undated), then what each answer added to the one before, all of it or,
-  when 50 or more were added, the 50 shown and a gap;
+  answer whole (undated), then what each answer added to the last one not older than it
+  (an older answer is ignored), all of it or, when 50 or more were added, the 50 shown
+  and a gap;
 - each battle's window is (the previous answer's time less the cache age, its
   answer's time], and its ranked week is the week that window lies in, or none when it
   spans a week's turn;
@@ -66,6 +68,9 @@ class Player:
     week: int = WEEK_ONE
     # (battles shown, when) of every log answer the API gave.
     answers: list[tuple[int, datetime]] = field(default_factory=list)
+    # The next answer comes from another of the API's caches: the log as an earlier
+    # answer showed it (never 50 battles older: a cache lasts 60 s, a battle minutes).
+    stale_next: bool = False
 
 
 class Clock:
@@ -217,6 +222,12 @@ class BattleTimeline(RuleBasedStateMachine):
         self.run(self._read(True, [self.poller]))
         self.api.fail(path, None)
 
+    @rule(who=st.sampled_from(TAGS))
+    def the_api_serves_an_older_answer(self, who: str) -> None:
+        self.players[who].stale_next = True
+        self.run(self._read(True, [self.poller]))
+        self.players[who].stale_next = False
+
     @rule()
     def restart(self) -> None:
         async def go() -> None:
@@ -245,6 +256,8 @@ class BattleTimeline(RuleBasedStateMachine):
         gaps = 0
         previous: tuple[int, datetime] | None = None
         for count, at in p.answers:
+            if previous is not None and count < previous[0]:
+                continue  # an older answer than the stored read: ignored
             if previous is None:
                 rows += [(t, None, at, None) for t in tags[max(0, count - LOG_CAPACITY) : count]]
                 previous = (count, at)
@@ -297,8 +310,13 @@ class _Served:
 
     def items(self) -> list[dict[str, Any]]:
         p = self.player
-        p.answers.append((len(p.battles), self.machine.clock.now))
-        return list(reversed(p.battles[-LOG_CAPACITY:]))
+        count = len(p.battles)
+        if p.stale_next and len(p.answers) >= 2:
+            older = p.answers[-2][0]
+            if p.answers[-1][0] - older < LOG_CAPACITY:
+                count = older
+        p.answers.append((count, self.machine.clock.now))
+        return list(reversed(p.battles[max(0, count - LOG_CAPACITY) : count]))
 
 
 def _run(server: PgServer, examples: int, steps: int) -> None:
