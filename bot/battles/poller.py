@@ -50,6 +50,9 @@ class BattleOptions:
 
 
 class BattlePoller(ClanPoller):
+    """Polls players, not clans, but shares the clan pollers' base: the loop, back-off,
+    lease owner, request limit, liveness and pause check."""
+
     name = "battle poller"
 
     def __init__(
