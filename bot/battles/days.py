@@ -24,7 +24,7 @@ def parse_day(raw: str | int | None, now: datetime) -> datetime:
         day = today - timedelta(days=ago)
     else:
         try:
-            day = date.fromisoformat(text)
+            day = date.fromisoformat(text[:10])
         except ValueError:
             raise InvalidOption(
                 "`day` is a date like 2026-11-25, or a number of days ago (0 is today)."
