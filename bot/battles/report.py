@@ -23,6 +23,8 @@ from bot.tracker.seasons import season_start
 from db import battles
 
 PAGE_SIZE = 15
+# Gap windows named in one field.
+GAPS_SHOWN = 8
 WINDOW_NOTE = (
     "The API gives battles no time: each is dated by the read that first listed it (UTC days)."
 )
@@ -105,24 +107,35 @@ def day_totals(rows: Sequence[Any]) -> str:
 
 
 def day_embed(report: DayReport, index: int) -> discord.Embed:
+    # The battles go in the description (4,096 characters: a page of 15 lines of about
+    # 130), the totals and gaps in fields (1,024 each).
+    head = f"{report.day:%A %d %B %Y} (UTC)"
+    if report.battles:
+        lines = [battle_line(r) for r in report.pages[index]]
+        description = head + ", newest first:\n" + "\n".join(lines)
+    else:
+        description = head + "\nNo battle recorded on this day."
     embed = discord.Embed(
         title=f"Battles: {_who(report.name, report.tag)}",
-        description=f"{report.day:%A %d %B %Y} (UTC)",
+        description=description[:4096],
         colour=discord.Colour.dark_red(),
     )
     if report.battles:
         embed.add_field(name="The day's totals", value=day_totals(report.battles), inline=False)
-        lines = [battle_line(r) for r in report.pages[index]]
-        embed.add_field(name="Newest first", value="\n".join(lines)[:1024], inline=False)
-    else:
-        embed.add_field(name="No battles", value="None recorded on this day.", inline=False)
-    for gap in report.gaps:
+    if report.gaps:
+        shown = [
+            f"{timestamp(g['window_start'], 't')} to {timestamp(g['window_end'], 't')}"
+            for g in report.gaps[:GAPS_SHOWN]
+        ]
+        more = len(report.gaps) - GAPS_SHOWN
         embed.add_field(
-            name="Gap",
+            name="Gaps",
             value=(
-                f"Between {timestamp(gap['window_start'], 'f')} and "
-                f"{timestamp(gap['window_end'], 'f')} the log held 50 or more new battles: "
-                "an unknown number before the 50 shown (maybe none) was never seen."
+                "Between "
+                + ", ".join(shown)
+                + (f" and {more} more" if more > 0 else "")
+                + ": the log held 50 or more new battles, so an unknown number before the "
+                "50 shown (maybe none) was never seen."
             ),
             inline=False,
         )

@@ -103,7 +103,8 @@ async def test_a_days_battles_and_the_ranked_week(harness: Harness) -> None:
     embed = reply.embeds[0]
     assert embed["title"] == "Battles: Ann (#8QQ)"
     got = fields(embed)
-    lines = got["Newest first"].splitlines()
+    head, *lines = embed["description"].splitlines()
+    assert head.endswith("(UTC), newest first:")
     assert len(lines) == 3
     assert lines[0].startswith("⚔️ Attack (regular) on #")
     assert "☆☆☆ 30%" in lines[0]
@@ -156,7 +157,7 @@ async def test_an_empty_battle_log(harness: Harness) -> None:
     async with harness.pool.acquire() as con:
         read_at = await con.fetchval("SELECT read_at FROM battle_logs WHERE player_tag = $1", ANN)
     reply = await harness.run("battles", opt("tag", ANN), opt("day", f"{read_at:%Y-%m-%d}"))
-    assert fields(reply.embeds[0])["No battles"] == "None recorded on this day."
+    assert reply.embeds[0]["description"].endswith("\nNo battle recorded on this day.")
     reply = await harness.run("ranked", opt("tag", ANN))
     assert "counted from the battle logs" in fields(reply.embeds[0])["Attacks this week"]
 
@@ -181,3 +182,40 @@ async def test_a_tracked_player_who_has_not_battled(harness: Harness) -> None:
     assert reply.ephemeral and "once the tracker sees the player battle" in reply.content
     reply = await harness.run("progress", opt("tag", ANN))
     assert fields(reply.embeds[0])["Loot"].startswith("Not counted yet")
+
+
+async def test_a_busy_day_is_paged_within_discords_limits(harness: Harness) -> None:
+    """40 battles and 30 gaps in one day: pages of 15 battles, the gaps named in one
+    field; the fake Discord refuses an embed over its limits."""
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    async with harness.pool.acquire() as con:
+        await con.execute(
+            "INSERT INTO battle_logs (player_tag, tail, read_at) VALUES ($1, '{}', $2)", ANN, day
+        )
+        for n in range(40):
+            at = day + timedelta(minutes=20 * n + 20)
+            await con.execute(
+                "INSERT INTO battles (player_tag, fingerprint, battle_type, attack,"
+                " opponent_tag, stars, destruction, gold, elixir, dark_elixir, window_start,"
+                " window_end) VALUES ($1, $2, 'ranked', true, '#2PP', 3, 100, 1000000,"
+                " 1000000, 10000, $3, $4)",
+                ANN,
+                f"f{n}",
+                at - timedelta(minutes=20),
+                at,
+            )
+        for n in range(30):
+            start = day + timedelta(minutes=40 * n)
+            await con.execute(
+                "INSERT INTO battle_gaps VALUES ($1, $2, $3)",
+                ANN,
+                start,
+                start + timedelta(minutes=20),
+            )
+    reply = await harness.run("battles", opt("tag", ANN), opt("day", "2026-11-20"))
+    embed = reply.embeds[0]
+    assert len(embed["description"].splitlines()) == 1 + 15
+    assert "Page 1 of 3." in embed["footer"]["text"]
+    gaps = fields(embed)["Gaps"]
+    assert "and 22 more" in gaps and len(gaps) <= 1024
+    assert fields(embed)["The day's totals"].startswith("**40** attack(s), 120 stars, 40 won")

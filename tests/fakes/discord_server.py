@@ -757,6 +757,9 @@ class FakeDiscord:
     def _apply(
         self, msg: Message, payload: JSON, files: list[tuple[str, str, bytes]], *, edit: bool = True
     ) -> None:
+        problem = message_limits_problem(payload)
+        if problem is not None:
+            raise DiscordError(400, "Invalid Form Body", 50035, {"message": problem})
         raw = msg.raw
         for key in ("content", "embeds", "components", "poll"):
             if key in payload:
@@ -1055,6 +1058,44 @@ class FakeDiscord:
 
     async def _webhook_delete(self, q: _Req) -> None:
         self._webhook_msg(q)[1].deleted = True
+
+
+# Discord's message limits (docs: Message Resource and Embed Limits).
+EMBED_LIMITS = {"title": 256, "description": 4096, "fields": 25, "field_name": 256,
+                "field_value": 1024, "footer": 2048, "author": 256, "total": 6000}  # fmt: skip
+
+
+def message_limits_problem(payload: JSON) -> str | None:
+    """What in a message payload Discord would refuse (400, 50035), or None."""
+    content = payload.get("content")
+    if isinstance(content, str) and len(content) > 2000:
+        return "content is over 2,000 characters"
+    embeds = payload.get("embeds") or []
+    if len(embeds) > 10:
+        return "more than 10 embeds"
+    total = 0
+    for embed in embeds:
+        fields = embed.get("fields") or []
+        sizes = {
+            "title": len(embed.get("title") or ""),
+            "description": len(embed.get("description") or ""),
+            "fields": len(fields),
+            "footer": len((embed.get("footer") or {}).get("text") or ""),
+            "author": len((embed.get("author") or {}).get("name") or ""),
+        }
+        for name, size in sizes.items():
+            if size > EMBED_LIMITS[name]:
+                return f"embed {name} over {EMBED_LIMITS[name]}"
+        for f in fields:
+            if len(f.get("name") or "") > EMBED_LIMITS["field_name"]:
+                return "embed field name over 256"
+            if len(f.get("value") or "") > EMBED_LIMITS["field_value"]:
+                return "embed field value over 1,024"
+            total += len(f.get("name") or "") + len(f.get("value") or "")
+        total += sizes["title"] + sizes["description"] + sizes["footer"] + sizes["author"]
+    if total > EMBED_LIMITS["total"]:
+        return "embeds over 6,000 characters in all"
+    return None
 
 
 def _validate(cmd: JSON, *, top: bool = False) -> str | None:

@@ -343,3 +343,19 @@ def test_message_is_plain_data() -> None:
         }
     )
     assert msg.ephemeral and msg.channel_id == 2 and msg.nonce is None
+
+
+def test_message_limits_are_discords() -> None:
+    from tests.fakes.discord_server import message_limits_problem
+
+    ok = {"content": "x" * 2000, "embeds": [{"description": "d" * 4096}]}
+    assert message_limits_problem(ok) is None
+    assert message_limits_problem({"content": "x" * 2001}) is not None
+    assert message_limits_problem({"embeds": [{}] * 11}) is not None
+    assert message_limits_problem({"embeds": [{"description": "d" * 4097}]}) is not None
+    field = {"name": "n", "value": "v" * 1025}
+    assert message_limits_problem({"embeds": [{"fields": [field]}]}) is not None
+    many = [{"name": "n", "value": "v"}] * 26
+    assert message_limits_problem({"embeds": [{"fields": many}]}) is not None
+    two = [{"description": "d" * 3500}, {"description": "d" * 3500}]
+    assert message_limits_problem({"embeds": two}) == "embeds over 6,000 characters in all"
