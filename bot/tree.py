@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
-from discord import app_commands
+from discord import InteractionResponseType, app_commands
 
 from bot.errors import DatabaseUnavailable, UserFacingError
 from db.errors import is_unavailable
@@ -45,10 +46,25 @@ def describe_error(error: BaseException) -> str | None:
     return None
 
 
+async def _drop_public_thinking(interaction: discord.Interaction) -> None:
+    """Delete a public "thinking..." the command deferred with and has not replaced yet.
+
+    Discord makes the first follow-up after a deferral the deferred message itself, with
+    the deferral's visibility: an error sent as an ephemeral follow-up would be public.
+    Without the thinking message, the follow-up is a message of its own, ephemeral."""
+    if interaction.response.type is not InteractionResponseType.deferred_channel_message:
+        return
+    with contextlib.suppress(discord.HTTPException):
+        original = await interaction.original_response()
+        if original.flags.loading and not original.flags.ephemeral:
+            await interaction.delete_original_response()
+
+
 async def reply_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Reply or follow up, whichever the interaction still allows."""
+    """Reply or follow up, whichever the interaction still allows; only the user sees it."""
     try:
         if interaction.response.is_done():
+            await _drop_public_thinking(interaction)
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)

@@ -185,6 +185,7 @@ class HistoryCog(commands.Cog):
         async with self.bot.pool.acquire() as con:
             current = await history.current_stats(con, canonical)
             base = await history.baseline(con, canonical, start)
+            loot = await load_loot(con, canonical, utcnow(), start)
         if current is None or base is None:
             raise NoData(
                 f"No history for `{canonical}` yet. History is recorded once a server tracks "
@@ -192,8 +193,6 @@ class HistoryCog(commands.Cog):
             )
         name, now = current
         embed = progress_embed(name, canonical, days, start, now, base)
-        async with self.bot.pool.acquire() as con:
-            loot = await load_loot(con, canonical, utcnow(), start)
         field_name, value = loot_field(loot, days)
         embed.add_field(name=field_name, value=value[:1024], inline=False)
         await interaction.response.send_message(embed=embed)

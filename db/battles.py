@@ -79,13 +79,25 @@ WHERE player_tag = $1 AND window_start IS NULL
 """
 
 
-# Resources looted by attacks read in windows ending at or after $2 (and before $3).
-LOOT_SINCE = """
-SELECT coalesce(sum(gold), 0)::bigint AS gold, coalesce(sum(elixir), 0)::bigint AS elixir,
-       coalesce(sum(dark_elixir), 0)::bigint AS dark_elixir, count(*) AS attacks
+# Resources looted by attacks read in windows ending from $2 (today), $3 (the period)
+# and $4 (the season) to now, in one pass, with whether the log was ever read.
+LOOT = """
+SELECT (SELECT tail IS NOT NULL FROM battle_logs WHERE player_tag = $1) AS read,
+       coalesce(sum(gold) FILTER (WHERE window_end >= $2), 0)::bigint AS today_gold,
+       coalesce(sum(elixir) FILTER (WHERE window_end >= $2), 0)::bigint AS today_elixir,
+       coalesce(sum(dark_elixir) FILTER (WHERE window_end >= $2), 0)::bigint AS today_dark,
+       count(*) FILTER (WHERE window_end >= $2) AS today_attacks,
+       coalesce(sum(gold) FILTER (WHERE window_end >= $3), 0)::bigint AS period_gold,
+       coalesce(sum(elixir) FILTER (WHERE window_end >= $3), 0)::bigint AS period_elixir,
+       coalesce(sum(dark_elixir) FILTER (WHERE window_end >= $3), 0)::bigint AS period_dark,
+       count(*) FILTER (WHERE window_end >= $3) AS period_attacks,
+       coalesce(sum(gold) FILTER (WHERE window_end >= $4), 0)::bigint AS season_gold,
+       coalesce(sum(elixir) FILTER (WHERE window_end >= $4), 0)::bigint AS season_elixir,
+       coalesce(sum(dark_elixir) FILTER (WHERE window_end >= $4), 0)::bigint AS season_dark,
+       count(*) FILTER (WHERE window_end >= $4) AS season_attacks
 FROM battles
 WHERE player_tag = $1 AND attack AND window_start IS NOT NULL
-  AND window_end >= $2 AND window_end < $3
+  AND window_end >= least($2, $3, $4)
 """
 
 
@@ -182,10 +194,10 @@ async def baseline(con: asyncpg.Connection, tag: str) -> asyncpg.Record:
     return row
 
 
-async def loot_between(
-    con: asyncpg.Connection, tag: str, start: datetime, end: datetime
+async def loot(
+    con: asyncpg.Connection, tag: str, today: datetime, period: datetime, season: datetime
 ) -> asyncpg.Record:
-    row = await con.fetchrow(LOOT_SINCE, tag, start, end)
+    row = await con.fetchrow(LOOT, tag, today, period, season)
     assert row is not None
     return row
 

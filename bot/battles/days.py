@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from bot.errors import InvalidOption
 
 # How far back a day may be asked for.
 MAX_DAYS_AGO = 365
+# Days ago: ASCII digits only (str.isdigit() also takes "²", which int() refuses), and
+# few of them (a date like 20261125 is read as a date).
+DAYS_AGO = re.compile(r"[0-9]{1,4}")
 
 
 def parse_day(raw: str | int | None, now: datetime) -> datetime:
@@ -17,7 +21,7 @@ def parse_day(raw: str | int | None, now: datetime) -> datetime:
     text = "" if raw is None else str(raw).strip()
     if not text:
         day = today
-    elif text.isdigit():
+    elif DAYS_AGO.fullmatch(text):
         ago = int(text)
         if ago > MAX_DAYS_AGO:
             raise InvalidOption(f"`day` goes back at most {MAX_DAYS_AGO} days.")

@@ -105,8 +105,11 @@ def _week_line(result: WeekResult, names: dict[int, str]) -> str:
     w = result.week
     place = f"#{w.placement}" if w.placement is not None else "unplaced"
     battles_max = f" of {w.max_battles}" if w.max_battles else ""
+    # The week is named by its id's date: whether an id is its week's start or its end
+    # is not assumed (the capture learns it; see bot.battles.weeks.week_of).
     line = (
-        f"{timestamp(week_start(w.season_id), 'D')}: **{literal(tier_name(w.tier_id, names))}**, "
+        f"Week of {timestamp(week_start(w.season_id), 'd')}: "
+        f"**{literal(tier_name(w.tier_id, names))}**, "
         f"{place}, {w.league_trophies:,} trophies, {w.attack_wins} attack wins{battles_max}, "
         f"{w.attack_stars} stars"
     )
@@ -122,7 +125,7 @@ def ranked_embed(report: RankedReport) -> discord.Embed:
         title=f"Ranked: {literal(p.name)} ({p.tag})", colour=discord.Colour.purple()
     )
     unranked = p.league_tier_id in (None, UNRANKED_TIER)
-    if unranked and not report.weeks:
+    if unranked and not report.weeks and report.history_live:
         embed.description = "This player has not played ranked battles yet."
         return embed
     tier = tier_name(p.league_tier_id, report.names)
@@ -132,7 +135,7 @@ def ranked_embed(report: RankedReport) -> discord.Embed:
         else "Not in a ranked league this week."
     )
     if p.league_season_id is not None:
-        week += f"\nWeek began {timestamp(week_start(p.league_season_id), 'D')}"
+        week += f"\nWeek of {timestamp(week_start(p.league_season_id), 'D')}"
     embed.add_field(name="This week", value=week, inline=False)
     last_max = next((r.week.max_battles for r in report.weeks if r.week.max_battles), None)
     if report.counted is None:
@@ -149,10 +152,27 @@ def ranked_embed(report: RankedReport) -> discord.Embed:
         )
     embed.add_field(name="Attacks this week", value=used, inline=False)
     if report.weeks:
-        lines = [_week_line(r, report.names) for r in report.weeks[:WEEKS_SHOWN]]
-        embed.add_field(name="Last weeks", value="\n".join(lines)[:1024], inline=False)
-    else:
+        embed.add_field(name="Last weeks", value=_lines_within(report), inline=False)
+    elif report.history_live:
         embed.add_field(name="Last weeks", value="No finished ranked week yet.", inline=False)
-    if not report.history_live:
+    else:
+        embed.add_field(
+            name="Last weeks",
+            value="The league history cannot be read now, and no week is stored: try later.",
+            inline=False,
+        )
+    if not report.history_live and report.weeks:
         embed.set_footer(text="The league history could not be read now: stored weeks shown.")
     return embed
+
+
+def _lines_within(report: RankedReport, limit: int = 1024) -> str:
+    """Whole lines of the last weeks, newest first, as many as fit in a field."""
+    text = ""
+    for result in report.weeks[:WEEKS_SHOWN]:
+        line = _week_line(result, report.names)
+        candidate = f"{text}\n{line}" if text else line
+        if len(candidate) > limit:
+            break
+        text = candidate
+    return text or _week_line(report.weeks[0], report.names)[: limit - 1] + "…"

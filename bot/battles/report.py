@@ -78,7 +78,7 @@ def _loot(gold: int, elixir: int, dark: int) -> str:
 
 
 def battle_line(row: Any) -> str:
-    kind = TYPE_NAMES.get(row["battle_type"], row["battle_type"])
+    kind = TYPE_NAMES.get(row["battle_type"]) or literal(row["battle_type"])
     loot = _loot(row["gold"], row["elixir"], row["dark_elixir"])
     if row["attack"]:
         head = f"⚔️ Attack ({kind}) on {shown_tag(row['opponent_tag'])}"
@@ -175,20 +175,24 @@ async def load_loot(
     con: asyncpg.Connection, tag: str, now: datetime, period_start: datetime
 ) -> LootSummary:
     """Loot of the player's attacks today, since ``period_start`` and this season."""
-    state = await battles.log_state(con, tag)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     season = season_start(now)
-    end = now + timedelta(seconds=1)
+    row = await battles.loot(
+        con, tag, now.replace(hour=0, minute=0, second=0, microsecond=0), period_start, season
+    )
 
-    async def between(start: datetime) -> Loot:
-        row = await battles.loot_between(con, tag, start, end)
-        return Loot(row["gold"], row["elixir"], row["dark_elixir"], row["attacks"])
+    def part(prefix: str) -> Loot:
+        return Loot(
+            row[f"{prefix}_gold"],
+            row[f"{prefix}_elixir"],
+            row[f"{prefix}_dark"],
+            row[f"{prefix}_attacks"],
+        )
 
     return LootSummary(
-        read=state is not None and bool(state["read"]),
-        today=await between(midnight),
-        period=await between(period_start),
-        season=await between(season),
+        read=bool(row["read"]),
+        today=part("today"),
+        period=part("period"),
+        season=part("season"),
         season_start=season,
     )
 

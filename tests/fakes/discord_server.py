@@ -1040,7 +1040,21 @@ class FakeDiscord:
 
     async def _followup(self, q: _Req) -> JSON | None:
         it = self._webhook(q)
-        msg = self._new_message(q.body or {}, q.files, it.channel_id, it)
+        original = it.original
+        if (
+            5 in it.callback_types
+            and original is not None
+            and not original.deleted
+            and original.raw["flags"] & LOADING
+        ):
+            # Discord: the first follow-up after a deferral (type 5) is the deferred
+            # message itself, with the deferral's flags: a public "thinking" stays public
+            # whatever the follow-up asks (discord-api-docs #2866, #3466).
+            body = {k: v for k, v in (q.body or {}).items() if k != "flags"}
+            self._apply(original, body, q.files)
+            msg = original
+        else:
+            msg = self._new_message(q.body or {}, q.files, it.channel_id, it)
         it.followups.append(msg)
         if it.deferred:
             it._finish(msg)
