@@ -48,8 +48,9 @@ def test_an_unranked_player_whose_history_cannot_be_read_is_not_said_never_to_ha
 
 def test_an_unknown_battle_type_is_shown_as_text() -> None:
     row = {
-        "battle_type": "weird_*type*_<@&123456789012345678>", "attack": True, "opponent_tag": "#2PP",
-        "stars": 1, "destruction": 50, "gold": 1, "elixir": 2, "dark_elixir": 3,
+        "battle_type": "weird_*type*_<@&123456789012345678>", "attack": True,
+        "opponent_tag": "#2PP", "stars": 1, "destruction": 50, "gold": 1, "elixir": 2,
+        "dark_elixir": 3,
         "window_end": datetime(2026, 11, 20, tzinfo=UTC),
     }  # fmt: skip
     line = battle_line(row)
