@@ -19,7 +19,8 @@ from tests.fakes.battles import make_battle
 
 ANN = "#8QQ"
 START = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-BATTLES = [make_battle(n) for n in range(600)]
+# More battles than any timeline plays (25 steps of at most 70).
+BATTLES = [make_battle(n) for n in range(25 * 70)]
 TAGS = [b["opponentPlayerTag"] for b in BATTLES]
 
 steps = st.lists(
