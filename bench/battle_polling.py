@@ -29,10 +29,9 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
-from bench.common import database, record
+from bench.common import ScriptedClock, database, fake_api_settings, record
 from bot.battles.poller import BattlePoller
 from bot.clash import ClashApi
-from bot.settings import load_settings
 from bot.tracker.engine import Tracker, TrackerOptions
 from db import guild_tracking
 from db.migrate import migrate
@@ -55,14 +54,6 @@ SHIFTS = (
     " played_at = played_at - make_interval(secs => $1),"
     " last_polled_at = last_polled_at - make_interval(secs => $1)",
 )
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def season_of(at: datetime) -> int:
@@ -122,17 +113,12 @@ async def simulate(dsn: str, days: int, interval: float, log_interval: float) ->
     per_day: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     end = START + timedelta(days=days)
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = load_settings(
-            {
-                "DISCORD_TOKEN": "x",
-                "COC_TOKENS": "test-token",
-                "COC_API_BASE_URL": api.base_url,
-                "COC_THROTTLE_LIMIT": "100000",
-                "DATABASE_URL": dsn,
-                "DATA_DIR": data_dir,
-                "TRACK_INTERVAL_SECONDS": str(interval),
-                "BATTLELOG_INTERVAL_SECONDS": str(log_interval),
-            }
+        settings = fake_api_settings(
+            api.base_url,
+            dsn,
+            data_dir,
+            TRACK_INTERVAL_SECONDS=str(interval),
+            BATTLELOG_INTERVAL_SECONDS=str(log_interval),
         )
         pool = await create_pool(dsn, min_size=1, max_size=4, command_timeout=60)
         clash = ClashApi(settings)
@@ -143,7 +129,7 @@ async def simulate(dsn: str, days: int, interval: float, log_interval: float) ->
             async with pool.acquire() as con:
                 await con.execute("TRUNCATE battle_logs, battles, battle_gaps, league_weeks")
                 await guild_tracking.track_clan(con, 1, CLAN, "Clan", 1)
-            clock = Clock(START - WARM_UP)
+            clock = ScriptedClock(START - WARM_UP)
             game.at(clock.now)
             tracker = Tracker(
                 settings=settings, pool=pool, clash=clash, options=TrackerOptions(), clock=clock

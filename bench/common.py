@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.settings import Settings, load_settings
 from db.embedded import EmbeddedPostgres
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -68,3 +69,29 @@ def record(name: str, result: dict[str, object]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+def fake_api_settings(base_url: str, dsn: str, data_dir: str, **env: str) -> Settings:
+    """Settings for pollers against the fake Clash API (token ``test-token``, no throttle
+    to speak of); ``env`` adds or overrides settings by name."""
+    return load_settings(
+        {
+            "DISCORD_TOKEN": "x",
+            "COC_TOKENS": "test-token",
+            "COC_API_BASE_URL": base_url,
+            "COC_THROTTLE_LIMIT": "100000",
+            "DATABASE_URL": dsn,
+            "DATA_DIR": data_dir,
+            **env,
+        }
+    )
+
+
+class ScriptedClock:
+    """A poller's time, moved by the benchmark."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -42,10 +42,9 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 
-from bench.common import database, record
+from bench.common import ScriptedClock, database, fake_api_settings, record
 from bot.clangames.credit import in_games_week
 from bot.clash import ClashApi
-from bot.settings import load_settings
 from bot.tracker.engine import Tracker, TrackerOptions
 from db import guild_tracking
 from db.migrate import migrate
@@ -61,16 +60,6 @@ GAMES_DAY = date(2026, 11, 24)
 
 SHIFT_PLAYERS = "UPDATE player_polls SET next_poll_at = next_poll_at - make_interval(secs => $1)"
 SHIFT_CLANS = "UPDATE clan_polls SET next_poll_at = next_poll_at - make_interval(secs => $1)"
-
-
-class Clock:
-    """The tracker's time, moved by the benchmark."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def member_tag(n: int) -> str:
@@ -98,16 +87,8 @@ async def simulate(
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     timing = {"steps": 0.0, "seconds": 0.0, "slowest_step_s": 0.0}
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = load_settings(
-            {
-                "DISCORD_TOKEN": "x",
-                "COC_TOKENS": "test-token",
-                "COC_API_BASE_URL": api.base_url,
-                "COC_THROTTLE_LIMIT": "100000",
-                "DATABASE_URL": dsn,
-                "DATA_DIR": data_dir,
-                "TRACK_INTERVAL_SECONDS": str(interval),
-            }
+        settings = fake_api_settings(
+            api.base_url, dsn, data_dir, TRACK_INTERVAL_SECONDS=str(interval)
         )
         pool = await create_pool(dsn, min_size=1, max_size=4, command_timeout=60)
         clash = ClashApi(settings)
@@ -116,7 +97,7 @@ async def simulate(
             await migrate(pool)
             async with pool.acquire() as con:
                 await guild_tracking.track_clan(con, 1, CLAN, "Clan", 1)
-            clock = Clock(start - WARM_UP)
+            clock = ScriptedClock(start - WARM_UP)
             tracker = Tracker(
                 settings=settings, pool=pool, clash=clash, options=TrackerOptions(), clock=clock
             )

@@ -25,9 +25,8 @@ import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from bench.common import database, record
+from bench.common import database, fake_api_settings, record
 from bot.clash import ClashApi
-from bot.settings import load_settings
 from bot.wars.poller import WarOptions, WarPoller
 from db import guild_tracking
 from db.migrate import migrate
@@ -60,16 +59,8 @@ async def run_poller(
     dsn: str, api: FakeCocApi, clans: list[str], start: datetime, seconds: float, interval: float
 ) -> Counter[str]:
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = load_settings(
-            {
-                "DISCORD_TOKEN": "x",
-                "COC_TOKENS": "test-token",
-                "COC_API_BASE_URL": api.base_url,
-                "COC_THROTTLE_LIMIT": "100000",
-                "DATABASE_URL": dsn,
-                "DATA_DIR": data_dir,
-                "WAR_INTERVAL_SECONDS": str(interval),
-            }
+        settings = fake_api_settings(
+            api.base_url, dsn, data_dir, WAR_INTERVAL_SECONDS=str(interval)
         )
         pool = await create_pool(dsn, min_size=1, max_size=4, command_timeout=60)
         clash = ClashApi(settings)

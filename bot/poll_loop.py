@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 
@@ -25,6 +26,8 @@ from db import tracker_status
 from db.errors import is_unavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 async def poll_until_stopped(
@@ -109,3 +112,26 @@ class ClanPoller:
 
     async def step(self) -> int:
         raise NotImplementedError
+
+    async def poll_leased(
+        self,
+        due: Sequence[T],
+        poll: Callable[[T], Awaitable[None]],
+        release: Callable[[asyncpg.Connection], Awaitable[None]],
+    ) -> int:
+        """Poll every leased item at once, then give the leases back.
+
+        Every poll finishes (and records its schedule) before the leases go; one that
+        fails stops no other. The first failure is raised (the loop backs off and logs
+        it), the others are logged here."""
+        try:
+            results = await asyncio.gather(*(poll(item) for item in due), return_exceptions=True)
+        finally:
+            async with self.pool.acquire() as con:
+                await release(con)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for extra in failed[1:]:
+            log.error("%s: a poll failed", self.name, exc_info=extra)
+        if failed:
+            raise failed[0]
+        return len(due)

@@ -9,7 +9,6 @@ posted once. Several processes share the work through leases.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,17 +82,10 @@ class BattlePoller(ClanPoller):
             )
         if not due:
             return 0
-        try:
-            results = await asyncio.gather(*(self._poll(d) for d in due), return_exceptions=True)
-        finally:
-            async with self.pool.acquire() as con:
-                await battle_schedule.release(con, [d.player_tag for d in due], self.owner)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        for extra in failed[1:]:
-            log.error("battle poll failed", exc_info=extra)
-        if failed:
-            raise failed[0]  # the loop backs off and logs it
-        return len(due)
+        tags = [d.player_tag for d in due]
+        return await self.poll_leased(
+            due, self._poll, lambda con: battle_schedule.release(con, tags, self.owner)
+        )
 
     async def _poll(self, due: Lease) -> None:
         if due.log_due:

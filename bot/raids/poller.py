@@ -11,7 +11,6 @@ after that moment comes within one interval of it).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -124,20 +123,9 @@ class RaidPoller(ClanPoller):
             )
         if not due:
             return 0
-        try:
-            # Every clan's poll finishes (and records its schedule) before the leases go.
-            results = await asyncio.gather(
-                *(self._poll_clan(clan_tag) for clan_tag in due), return_exceptions=True
-            )
-        finally:
-            async with self.pool.acquire() as con:
-                await raids.release(con, due, self.owner)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        for extra in failed[1:]:
-            log.error("raid poll failed", exc_info=extra)
-        if failed:
-            raise failed[0]  # the loop backs off and logs it
-        return len(due)
+        return await self.poll_leased(
+            due, self._poll_clan, lambda con: raids.release(con, due, self.owner)
+        )
 
     async def _poll_clan(self, clan_tag: str) -> None:
         delay, error = self.interval, None

@@ -18,7 +18,6 @@ public.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,12 +100,10 @@ class WarPoller(ClanPoller):
             )
         if not due:
             return 0
-        try:
-            await asyncio.gather(*(self._poll_clan(row) for row in due))
-        finally:
-            async with self.pool.acquire() as con:
-                await wars.release(con, [r["clan_tag"] for r in due], self.owner)
-        return len(due)
+        tags = [r["clan_tag"] for r in due]
+        return await self.poll_leased(
+            due, self._poll_clan, lambda con: wars.release(con, tags, self.owner)
+        )
 
     # -- one clan --------------------------------------------------------------------
 

@@ -131,6 +131,21 @@ class BattleEnv:
                 )
         return await poller.run_once()
 
+    async def battle_and_read(
+        self, tracker: Tracker, poller: BattlePoller, p: Player, count: int, **battle: Any
+    ) -> None:
+        """``count`` battles, then the tracker reads the profiles and the poller the logs."""
+        self.play(p, count, **battle)
+        await self.read_profiles(tracker)
+        await self.read_logs(poller)
+
+    async def last_battle_days_ago(self) -> None:
+        """Every player last battled two days ago: no log is due any more."""
+        async with self.pool.acquire() as con:
+            await con.execute(
+                "UPDATE battle_logs SET played_at = now() - interval '2 days', next_poll_at = NULL"
+            )
+
     def log_reads(self, tag: str) -> int:
         return self.api.count(f"/v1/players/{tag}/battlelog")
 

@@ -50,9 +50,7 @@ async def test_battles_are_stored_once_each_in_the_window_they_appeared_in(
     )
     assert baseline[0][0] == 3
 
-    benv.play(ann, 4)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 4)
     second_read = benv.clock.now
     rows = await benv.fetch(
         "SELECT window_start, window_end FROM battles WHERE player_tag = $1"
@@ -117,9 +115,7 @@ async def test_a_restart_an_api_fault_and_a_second_process_neither_double_nor_dr
 async def test_more_battles_than_the_log_holds_is_a_gap_never_a_guess(benv: BattleEnv) -> None:
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 5)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 5)
     before = benv.clock.now
     benv.play(ann, 60)  # 60 battles between two reads: 10 of them are never seen
     await benv.read_profiles(tracker)
@@ -130,9 +126,7 @@ async def test_more_battles_than_the_log_holds_is_a_gap_never_a_guess(benv: Batt
     assert len(stored) == 5 + 50
     assert stored[5:] == [b["opponentPlayerTag"] for b in ann.log.battles[-50:]]
     # 49 more between reads: no gap.
-    benv.play(ann, 49)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 49)
     assert len(await benv.fetch("SELECT 1 FROM battle_gaps")) == 1
     assert len(await benv.stored(ANN)) == 5 + 50 + 49
 
@@ -142,9 +136,7 @@ async def test_a_clan_list_showing_trophies_move_makes_the_log_due(benv: BattleE
 
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 1)
     benv.play(ann, 2)
     clan = make_clan("#2PP", [ann.payload()])
     benv.api.set_clan(clan)
@@ -164,12 +156,8 @@ async def test_a_clan_list_showing_trophies_move_makes_the_log_due(benv: BattleE
 async def test_a_week_end_posts_its_result_once_across_restarts(benv: BattleEnv) -> None:
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 4, battle_type="ranked")
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
-    benv.play(ann, 3, battle_type="ranked")
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 4, battle_type="ranked")
+    await benv.battle_and_read(tracker, poller, ann, 3, battle_type="ranked")
 
     # The week ends; the profile shows the next one (promoted to 34, Legend League).
     ann.season = WEEK_ONE + RANKED_WEEK
@@ -294,13 +282,8 @@ async def test_limit_a_window_over_a_weeks_end_counts_in_no_week(benv: BattleEnv
 async def test_a_weeks_rollover_is_no_battle(benv: BattleEnv) -> None:
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
-    async with benv.pool.acquire() as con:  # a day after that battle: not due
-        await con.execute(
-            "UPDATE battle_logs SET played_at = now() - interval '2 days', next_poll_at = NULL"
-        )
+    await benv.battle_and_read(tracker, poller, ann, 1)
+    await benv.last_battle_days_ago()  # no log is due any more
     reads = benv.log_reads(ANN)
     ann.new_week()  # trophies and wins reset, no battle
     benv.api.set_player(ann.payload())
@@ -315,22 +298,14 @@ async def test_a_battle_that_moves_nothing_is_read_with_the_next(benv: BattleEnv
     read with the next one that shows (never lost while the log holds it)."""
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
-    async with benv.pool.acquire() as con:
-        # A day after the last battle: the log is no longer due.
-        await con.execute(
-            "UPDATE battle_logs SET played_at = now() - interval '2 days', next_poll_at = NULL"
-        )
+    await benv.battle_and_read(tracker, poller, ann, 1)
+    await benv.last_battle_days_ago()  # no log is due any more
 
     ann.log.play(make_battle(9_000, attack=False, stars=0, destruction=0, gold=0))
     await benv.read_profiles(tracker)
     await benv.read_logs(poller, due=True)
     assert benv.log_reads(ANN) == 1  # not read: nothing showed it
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 1)
     assert len(await benv.stored(ANN)) == 3
 
 
@@ -339,9 +314,7 @@ async def test_tracked_again_after_a_gap_the_next_read_is_a_baseline(benv: Battl
     read after the gap adds are stored undated, not in a window spanning the gap."""
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 2)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 2)
     async with benv.pool.acquire() as con:
         await guild_tracking.untrack_player(con, GUILD, ANN)
         await con.execute("UPDATE player_counters SET untracked_at = now() - interval '2 hours'")
@@ -353,9 +326,7 @@ async def test_tracked_again_after_a_gap_the_next_read_is_a_baseline(benv: Battl
     assert [r["undated"] for r in rows] == [True] * 7
     assert await benv.stored(ANN) == [b["opponentPlayerTag"] for b in ann.log.battles]
     # Then dated again.
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 1)
     last = await benv.fetch("SELECT window_start FROM battles ORDER BY id DESC LIMIT 1")
     assert last[0]["window_start"] is not None
 

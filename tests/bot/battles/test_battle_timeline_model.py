@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,9 +30,8 @@ from tempfile import gettempdir
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from bot.battles.align import LOG_CAPACITY
 from bot.battles.poller import ANSWER_AGE, BattleOptions, BattlePoller
@@ -45,6 +43,7 @@ from tests.bot.tracker.conftest import tracker_settings
 from tests.db_fixtures import PgServer
 from tests.fakes.battles import make_battle, make_week
 from tests.fakes.coc_api import RANKED_WEEK, FakeCocApi, make_player
+from tests.state_machines import run_machine
 
 GUILD = 5000
 TAGS = ("#8QQ", "#8RR")
@@ -320,16 +319,7 @@ class _Served:
 
 
 def _run(server: PgServer, examples: int, steps: int) -> None:
-    factory: Callable[[], BattleTimeline] = lambda: BattleTimeline(server)  # noqa: E731
-    run_state_machine_as_test(
-        factory,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    run_machine(lambda: BattleTimeline(server), examples, steps)
 
 
 def test_generated_battle_timelines(pg_server: PgServer) -> None:

@@ -19,9 +19,7 @@ async def test_after_weeks_unseen_the_week_that_just_ended_is_posted(benv: Battl
     Posting W with W+3's tier would be weeks late and wrong."""
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 1)
     ann.season = WEEK_ONE + 3 * RANKED_WEEK
     ann.league = "Electro League 30"
     benv.api.set_player(ann.payload())
@@ -61,9 +59,7 @@ async def test_a_week_missing_from_the_history_is_given_up_and_never_posted_late
 ) -> None:
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 1)
     ann.new_week()
     benv.api.set_player(ann.payload())
     await benv.read_profiles(tracker)
@@ -85,9 +81,7 @@ async def test_a_week_missing_from_the_history_is_given_up_and_never_posted_late
 async def test_a_gone_players_log_is_not_read_again(benv: BattleEnv) -> None:
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 2)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
+    await benv.battle_and_read(tracker, poller, ann, 2)
     benv.api.remove_player(ANN)  # every route of the account answers 404
     async with benv.pool.acquire() as con:
         await con.execute("UPDATE battle_logs SET played_at = now() - interval '3 days'")
@@ -180,13 +174,9 @@ async def test_a_member_list_in_a_weeks_first_minutes_is_no_battle(benv: BattleE
 
     tracker, poller = await started(benv, ANN)
     ann = benv.players[ANN]
-    benv.play(ann, 1)
-    await benv.read_profiles(tracker)
-    await benv.read_logs(poller)
-    async with benv.pool.acquire() as con:  # a day after that battle: not due
-        await con.execute(
-            "UPDATE battle_logs SET played_at = now() - interval '2 days', next_poll_at = NULL"
-        )
+    await benv.battle_and_read(tracker, poller, ann, 1)
+    await benv.last_battle_days_ago()  # no log is due any more
+    async with benv.pool.acquire() as con:
         await con.execute(
             "INSERT INTO clan_polls (clan_tag, next_poll_at)"
             " VALUES ('#2PP', now() + interval '1 day') ON CONFLICT (clan_tag) DO NOTHING"

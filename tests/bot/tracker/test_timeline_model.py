@@ -28,21 +28,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
     rule,
-    run_state_machine_as_test,
 )
 
 from bot.clash import ClashApi
@@ -59,6 +56,7 @@ from tests.bot.tracker.conftest import tracker_settings
 from tests.bot.tracker.game import Game, Member
 from tests.db_fixtures import PgServer
 from tests.fakes.coc_api import FakeCocApi
+from tests.state_machines import run_machine
 
 GUILD = 5000
 TRACKED = {"#2Q9VRJ0": "Xray", "#8YUCG2L": "Yankee"}
@@ -496,16 +494,7 @@ def _data_dir() -> Any:
 
 
 def _run(server: PgServer, examples: int, steps: int) -> None:
-    factory: Callable[[], TimelineMachine] = lambda: TimelineMachine(server)  # noqa: E731
-    run_state_machine_as_test(
-        factory,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    run_machine(lambda: TimelineMachine(server), examples, steps)
 
 
 def _report() -> str:

@@ -25,21 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from bot.clash import ClashApi
@@ -51,6 +48,7 @@ from tests.bot.wars.conftest import CLAN, START
 from tests.db_fixtures import PgServer
 from tests.fakes.coc_api import FakeCocApi
 from tests.fakes.wars import ScriptedWar, lineup
+from tests.state_machines import run_machine
 
 OURS = ["#8QQ", "#8RR", "#8UU", "#8VV"]
 THEIRS = ["#9QQ", "#9RR", "#9UU", "#9VV"]
@@ -399,16 +397,7 @@ def _data_dir() -> Any:
 
 
 def _run(server: PgServer, examples: int, steps: int) -> None:
-    factory: Callable[[], WarTimeline] = lambda: WarTimeline(server)  # noqa: E731
-    run_state_machine_as_test(
-        factory,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    run_machine(lambda: WarTimeline(server), examples, steps)
 
 
 def _report() -> str:
