@@ -41,24 +41,19 @@ def _overlaps(log: Sequence[str], tail: Sequence[str], shift: int) -> bool:
     return rest <= len(tail) and all(log[shift + i] == tail[i] for i in range(rest))
 
 
-# Entries a full stored read and an answer starting inside it must share for the answer
-# to be taken as older (one shared entry may be a new battle equal to an old one).
-STALE_OVERLAP = 3
-
-
 def _older(log: Sequence[str], tail: Sequence[str], skip: int, capacity: int) -> bool:
     """The log starts ``skip`` entries into ``tail``: an answer older than the tail.
 
     A stored read shorter than the log's capacity held every battle there was then, so an
     older answer lies wholly inside it; one that runs past its end is new battles that
     repeat old ones. A full stored read may have lost its oldest entries off the end, so
-    an older answer may run past it: then a few shared entries are asked for."""
+    an older answer may run past it, sharing as little as one entry: then it is taken as
+    older (a new battle equal to the oldest stored one waits for the next read rather
+    than risk storing 49 battles twice)."""
     common = min(len(log), len(tail) - skip)
     if common < 1 or any(log[i] != tail[skip + i] for i in range(common)):
         return False
-    if len(log) <= len(tail) - skip:
-        return True
-    return len(tail) >= capacity and common >= min(STALE_OVERLAP, len(log))
+    return len(log) <= len(tail) - skip or len(tail) >= capacity
 
 
 def align(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.battles.align import LOG_CAPACITY, Alignment, advance, align
@@ -79,6 +79,8 @@ def run(steps: list[tuple[str, int]], alphabet: int | None = None) -> Model:
     return model
 
 
+# An answer 49 battles older than a full stored read shares one entry with it.
+@example([("play", 2), ("play", 49), ("read", 0), ("read", 2)])
 @given(ops)
 def test_each_battle_is_stored_once_and_a_gap_exactly_when_the_log_overflowed(
     steps: list[tuple[str, int]],

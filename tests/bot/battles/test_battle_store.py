@@ -50,6 +50,7 @@ async def fresh(pool: asyncpg.Pool) -> None:
 )
 @example([("play", 3), ("read", 0), ("play", 4), ("read", 0), ("read", 2), ("twice", 0)])
 @example([("play", 5), ("read", 0), ("play", 60), ("read", 0), ("play", 49), ("read", 0)])
+@example([("play", 2), ("play", 49), ("read", 0), ("read", 2)])
 @given(steps)
 async def test_each_battle_is_stored_once_in_its_window_and_a_gap_exactly_on_overflow(
     pool: asyncpg.Pool, timeline: list[tuple[str, int]]
