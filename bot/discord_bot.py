@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.clash import ClashApi
 from bot.command_limits import check_commands
+from bot.roles.service import RoleSyncService
 from bot.settings import Settings
 from bot.supervisor import Supervisor
 from bot.tree import TrackerTree
@@ -52,6 +53,7 @@ INITIAL_EXTENSIONS: tuple[str, ...] = (
     "cogs.player",
     "cogs.raids",
     "cogs.ranked",
+    "cogs.roles",
     "cogs.status",
     "cogs.track",
     "cogs.war",
@@ -77,6 +79,9 @@ class TrackerBot(commands.Bot):
         ``options`` go to ``commands.Bot`` (tests shorten ``guild_ready_timeout``)."""
         intents = discord.Intents.none()
         intents.guilds = True
+        # Role and nickname sync reads members' roles from the cache (a member already
+        # right costs no request). A privileged intent: see README, "Roles".
+        intents.members = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -84,12 +89,16 @@ class TrackerBot(commands.Bot):
             help_command=None,
             # Player names and user input are echoed back; nothing may ping.
             allowed_mentions=discord.AllowedMentions.none(),
+            # Member lists are fetched only for guilds that sync roles, when they do.
+            chunk_guilds_at_startup=False,
             **options,
         )
         self.settings = settings
         self.pool = pool
         self.clash = clash
         self.supervisor = supervisor
+        # Set by the roles cog while it is loaded: links wake it.
+        self.role_sync: RoleSyncService | None = None
         # Set by drain(): new commands are refused, those in flight may finish.
         self.draining = False
         self._in_flight = 0

@@ -154,8 +154,9 @@ def discord_failure(exc: BaseException, settings: Settings) -> StartupError | No
         )
     if isinstance(exc, discord.PrivilegedIntentsRequired):
         return StartupError(
-            "Discord refused a privileged intent",
-            "this version of the bot should not ask for one: report it",
+            "Discord refused the Server Members intent (roles and nicknames need it)",
+            "Discord developer portal > your application > Bot > Privileged Gateway Intents: "
+            "turn on Server Members Intent, then start again",
         )
     if isinstance(exc, discord.DiscordServerError):
         return StartupError(

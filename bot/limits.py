@@ -5,3 +5,4 @@ from __future__ import annotations
 MAX_TRACKED_PLAYERS = 500  # per guild, direct and through clans
 MAX_TRACKED_CLANS = 10  # per guild
 MAX_LINKS_PER_USER = 20
+MAX_ROLE_MAPS = 100  # per guild (Discord allows 250 roles)

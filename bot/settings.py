@@ -75,6 +75,8 @@ class Settings:
     raid_interval_seconds: float = 900.0
     # Battle logs of tracked players who played within a day (default: TRACK_INTERVAL_SECONDS).
     battlelog_interval_seconds: float = 900.0
+    # How often every syncing guild's members are all re-checked (changes sync at once).
+    role_sync_interval_seconds: float = 3600.0
     # A month's clan games maximum per player (the game's is 4,000 in most months).
     clan_games_max: int = 4000
     tracker_enabled: bool = True
@@ -247,6 +249,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         raid_interval_seconds=r.number("RAID_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
         battlelog_interval_seconds=r.number(
             "BATTLELOG_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7
+        ),
+        role_sync_interval_seconds=r.number(
+            "ROLE_SYNC_INTERVAL_SECONDS", 3600.0, 0.0, 86_400 * 7
         ),
         clan_games_max=r.integer("CLAN_GAMES_MAX", 4000, 1, 100_000) or 4000,
         tracker_enabled=r.boolean("TRACKER_ENABLED", True),

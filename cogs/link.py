@@ -17,7 +17,7 @@ from bot.limits import MAX_LINKS_PER_USER, MAX_TRACKED_PLAYERS
 from bot.profile import parse_player
 from bot.tags import parse_tag
 from bot.tracker.observe import record_lookup
-from db import guild_tracking, links
+from db import guild_tracking, links, roles
 from db.guild_tracking import Tracked
 from db.links import LinkSaved
 
@@ -30,6 +30,11 @@ VERIFIED = "✅"
 class LinkCog(commands.Cog):
     def __init__(self, bot: TrackerBot) -> None:
         self.bot = bot
+
+    def _roles_changed(self) -> None:
+        """A link changed (the database queued its owner's role sync): sync now."""
+        if self.bot.role_sync is not None:
+            self.bot.role_sync.wake()
 
     @app_commands.command(name="link", description="Link a Clash of Clans account to yourself")
     @app_commands.describe(
@@ -109,6 +114,7 @@ class LinkCog(commands.Cog):
                     tracked_note = " This server tracks the most players allowed, so it is not."
                 else:
                     tracked_note = " It is now tracked in this server."
+        self._roles_changed()
         mark = f" {VERIFIED} verified" if verified else " (not verified)"
         await interaction.followup.send(
             f"Linked **{literal(profile.name)}** (`{canonical}`) to you{mark}.{tracked_note}",
@@ -122,6 +128,7 @@ class LinkCog(commands.Cog):
         canonical = parse_tag(tag)
         async with self.bot.pool.acquire() as con:
             if await links.delete_link(con, canonical, interaction.user.id):
+                self._roles_changed()
                 await interaction.response.send_message(f"Unlinked `{canonical}`.", ephemeral=True)
                 return
             existing = await links.get_link(con, canonical)
@@ -165,6 +172,8 @@ class LinkCog(commands.Cog):
         assert interaction.guild_id is not None
         async with self.bot.pool.acquire() as con:
             await links.set_require_verified(con, interaction.guild_id, require_verified)
+            await roles.pass_now(con, interaction.guild_id)
+        self._roles_changed()
         state = "only verified links" if require_verified else "verified and unverified links"
         await interaction.response.send_message(f"This server now accepts {state}.", ephemeral=True)
 

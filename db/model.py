@@ -358,3 +358,41 @@ class LeagueWeek:
     defense_losses: int
     defense_stars: int
     max_battles: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMapping:
+    """One mapped role: members whose accounts match ``kind``/``value`` get ``role_id``."""
+
+    kind: str
+    value: str
+    role_id: int
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAccount:
+    """A member's linked account as the database holds it (no profile: never read)."""
+
+    tag: str
+    verified: bool
+    linked_at: datetime
+    name: str | None = None
+    town_hall: int | None = None
+    league: str | None = None
+    clan_tag: str | None = None
+    clan_name: str | None = None
+    clan_role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleConfig:
+    """A guild's role sync settings: its mapped roles and nickname format."""
+
+    guild_id: int
+    mappings: tuple[RoleMapping, ...] = ()
+    nickname_format: str | None = None
+    owner_noted: bool = False
+    nickname_problem: str | None = None
+    # Only verified links count in a guild that accepts only verified links.
+    verified_only: bool = False

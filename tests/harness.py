@@ -96,36 +96,44 @@ async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeCocApi]]:
 
 @contextlib.asynccontextmanager
 async def running_bot(dsn: str, data_dir: Path, **extra: str) -> AsyncIterator[Harness]:
-    async with fakes() as (discord, coc):
-        settings = settings_for(discord, coc, dsn, data_dir, **extra)
-        point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
-        pool = await create_pool(
-            dsn,
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            command_timeout=settings.db_command_timeout,
-        )
-        clash = ClashApi(settings)
-        await clash.start()
-        supervisor = Supervisor()
-        bot = TrackerBot(
-            settings=settings,
-            pool=pool,
-            clash=clash,
-            supervisor=supervisor,
-            guild_ready_timeout=0.05,
-        )
-        runner = asyncio.create_task(bot.start(settings.discord_token.get()))
-        try:
-            await asyncio.wait_for(discord.ready.wait(), 15)
-            await discord.wait_synced(GUILD_ID)
-            await asyncio.wait_for(bot.wait_until_ready(), 15)
-            yield Harness(discord, coc, bot, pool, settings)
-        finally:
-            await bot.close()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(runner, 5)
-            await supervisor.stop()
-            await clash.close()
-            await pool.close()
+    async with fakes() as (discord, coc), bot_on(discord, coc, dsn, data_dir, **extra) as h:
+        yield h
+
+
+@contextlib.asynccontextmanager
+async def bot_on(
+    discord: FakeDiscord, coc: FakeCocApi, dsn: str, data_dir: Path, **extra: str
+) -> AsyncIterator[Harness]:
+    """The real bot on fakes the caller started (and built a world in)."""
+    settings = settings_for(discord, coc, dsn, data_dir, **extra)
+    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    pool = await create_pool(
+        dsn,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        command_timeout=settings.db_command_timeout,
+    )
+    clash = ClashApi(settings)
+    await clash.start()
+    supervisor = Supervisor()
+    bot = TrackerBot(
+        settings=settings,
+        pool=pool,
+        clash=clash,
+        supervisor=supervisor,
+        guild_ready_timeout=0.05,
+    )
+    runner = asyncio.create_task(bot.start(settings.discord_token.get()))
+    try:
+        await asyncio.wait_for(discord.ready.wait(), 15)
+        await discord.wait_synced(GUILD_ID)
+        await asyncio.wait_for(bot.wait_until_ready(), 15)
+        yield Harness(discord, coc, bot, pool, settings)
+    finally:
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(runner, 5)
+        await supervisor.stop()
+        await clash.close()
+        await pool.close()
     logging.getLogger(__name__).debug("harness stopped")

@@ -13,18 +13,21 @@ Everything listens on 127.0.0.1 with an ephemeral port. Gateway frames are plain
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
+
+from .discord_members import MemberRoutes
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -187,12 +190,13 @@ class _Req:
     query: Any
     body: Any
     files: list[tuple[str, str, bytes]]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[_Req], Awaitable[Any]]
 
 
-class FakeDiscord:
+class FakeDiscord(MemberRoutes):
     def __init__(
         self,
         *,
@@ -222,7 +226,7 @@ class FakeDiscord:
         self._changed = asyncio.Event()
         self._counter = itertools.count()
         self._runner: web.AppRunner | None = None
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
         for gid in guild_ids:
             self.add_guild(gid)
         r = self._route
@@ -249,6 +253,7 @@ class FakeDiscord:
         r("GET", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_get)
         r("PATCH", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_edit)
         r("DELETE", "/webhooks/{app}/{token}/messages/{mid}", self._webhook_delete)
+        self._init_members()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -272,11 +277,13 @@ class FakeDiscord:
             self._runner = None
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 10, what: str = "") -> T:
-        """Wait until `predicate()` is truthy (re-checked after every request or gateway op)."""
+        """Wait until `predicate()` is truthy (re-checked after every request or gateway op,
+        and every 50 ms, for predicates on the bot's cache: it follows gateway events later)."""
         try:
             async with asyncio.timeout(timeout):
                 while not (result := predicate()):
-                    await self._changed.wait()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), 0.05)
         except TimeoutError:
             raise TimeoutError(f"FakeDiscord: no {what or 'match'} within {timeout}s") from None
         return result
@@ -485,6 +492,7 @@ class FakeDiscord:
 
     def _identify(self, conn: _Conn, d: JSON) -> None:
         self.identify_count += 1
+        self.gateway_intents = int(d.get("intents", 0))
         self.ready.clear()
         conn.session = session = _Session(secrets.token_hex(16))
         self._sessions[session.id] = session
@@ -627,8 +635,18 @@ class FakeDiscord:
                     "nsfw": False,
                     "flags": 0,
                 }
-            member = self._member_obj(user, member_roles, str(int(permissions)))
-            self.members[guild_id][user_id] = self._member_obj(user, member_roles)
+            # A known member keeps its stored roles and nick; `member_roles` only colours
+            # this payload, as a one-off view of who is asking.
+            explicit = [str(r) for r in member_roles]
+            stored = self.members[guild_id].get(user_id)
+            if stored is None:
+                stored = self.members[guild_id][user_id] = self._member_obj(user, explicit)
+            member = {
+                **stored,
+                "user": user if username is not None else stored["user"],
+                "roles": explicit or stored["roles"],
+                "permissions": str(int(permissions)),
+            }
             payload.update(
                 guild_id=str(guild_id),
                 member=member,
@@ -658,7 +676,7 @@ class FakeDiscord:
 
     def _route(self, method: str, template: str, handler: Handler) -> None:
         pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
-        self._routes.append((method, re.compile(pattern), handler))
+        self._routes.append((method, template, re.compile(pattern), handler))
 
     @staticmethod
     async def _ok(data: Any) -> Any:
@@ -670,21 +688,29 @@ class FakeDiscord:
         public = path.startswith(("/webhooks/", "/interactions/", "/gateway"))
         if not public and request.headers.get("Authorization") != f"Bot {self.token}":
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
-        for method, pattern, handler in self._routes:
+        for method, template, pattern, handler in self._routes:
             m = pattern.fullmatch(path)
             if m is None or method != request.method:
                 continue
+            params = m.groupdict()
+            refusal, limit_headers = self._meter(f"{method} {template}", params)
+            if refusal is not None:
+                self._bump()
+                return refusal
             body, files = await self._read_body(request)
             try:
-                cid = m.groupdict().get("cid")
+                cid = params.get("cid")
                 if cid is not None and int(cid) in self._failures:
                     raise DiscordError(*FAILURES[self._failures[int(cid)]])
-                result = await handler(_Req(m.groupdict(), request.query, body, files))
+                result = await handler(_Req(params, request.query, body, files, request.headers))
             except DiscordError as e:
-                return _json(e.body, e.status)
+                response = _json(e.body, e.status)
+            else:
+                response = web.Response(status=204) if result is None else _json(result)
             finally:
                 self._bump()
-            return web.Response(status=204) if result is None else _json(result)
+            response.headers.update(limit_headers)
+            return response
         self.unhandled.append((request.method, path))
         return _json({"message": "404: Not Found", "code": 0}, 404)
 

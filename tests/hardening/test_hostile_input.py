@@ -199,6 +199,8 @@ PLAUSIBLE: dict[str, list[str]] = {
     "tag": [*PLAYER_TAGS, KNOWN_CLAN, UNKNOWN_TAG, KNOWN_PLAYER.lower()],
     "token": [KNOWN_TOKEN, f" {KNOWN_TOKEN} "],
     "events": ["all", "town hall, hero", "trophies", "clan_join,clan_leave", "hero, hero"],
+    "value": ["16", "TH17", "19", "Legend League", "legend league", KNOWN_CLAN, "-"],
+    "format": ["{name} | TH{th}", "{name} [{clan}]", "{nick}", "{name.__class__}", "x" * 40],
 }
 
 
@@ -244,6 +246,22 @@ def _member(nick: str | None) -> JSON:
         "pending": False,
         "permissions": "0",
         "communication_disabled_until": None,
+    }
+
+
+def _role(role_id: int, name: str, position: int, managed: bool) -> JSON:
+    return {
+        "id": str(role_id),
+        "name": name,
+        "permissions": "0",
+        "position": position,
+        "color": 0,
+        "colors": {"primary_color": 0},
+        "hoist": False,
+        "managed": managed,
+        "mentionable": False,
+        "icon": None,
+        "flags": 0,
     }
 
 
@@ -375,6 +393,14 @@ def _value(draw: st.DrawFn, option: JSON, resolved: JSON, in_guild: bool) -> Any
             channel = _channel(channel_id, draw(hostile_name), kind_, perms)
             resolved.setdefault("channels", {})[str(channel_id)] = channel
         return str(channel_id)
+    if kind == 8:
+        # @everyone, roles the guild does not have, anything; resolved or not, any shape.
+        role_id = draw(st.one_of(st.sampled_from([GUILD_ID, GUILD_ID + 50, 1]), snowflake))
+        if draw(st.booleans()):
+            resolved.setdefault("roles", {})[str(role_id)] = _role(
+                role_id, draw(hostile_name), draw(st.integers(0, 300)), draw(st.booleans())
+            )
+        return str(role_id)
     raise NotImplementedError(
         f"no hostile-input strategy for option type {kind} ({option['name']}): add one"
     )

@@ -1,0 +1,1 @@
+"""Roles and nicknames kept in sync with members' linked accounts."""
