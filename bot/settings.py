@@ -250,9 +250,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         battlelog_interval_seconds=r.number(
             "BATTLELOG_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7
         ),
-        role_sync_interval_seconds=r.number(
-            "ROLE_SYNC_INTERVAL_SECONDS", 3600.0, 0.0, 86_400 * 7
-        ),
+        role_sync_interval_seconds=r.number("ROLE_SYNC_INTERVAL_SECONDS", 3600.0, 0.0, 86_400 * 7),
         clan_games_max=r.integer("CLAN_GAMES_MAX", 4000, 1, 100_000) or 4000,
         tracker_enabled=r.boolean("TRACKER_ENABLED", True),
         tracker_concurrency=r.integer("TRACKER_CONCURRENCY", 32, 1, 1000) or 32,
