@@ -96,6 +96,13 @@ def build_guild(fake: FakeDiscord, members: int, changing: int) -> None:
         fake.add_member(GUILD_ID, user, roles=member_roles(user, changing))
 
 
+def wrong_members(fake: FakeDiscord, members: int) -> list[int]:
+    return [
+        u for u in range(1, members + 1)
+        if fake.member_roles(GUILD_ID, u) != {TH_ROLE[town_hall(u)]}
+    ]  # fmt: skip
+
+
 def guild_member(h: Any, user: int) -> Any:
     return h.bot.get_guild(GUILD_ID).get_member(user)
 
@@ -134,10 +141,7 @@ async def run(dsn: str, members: int, changing: int) -> dict[str, object]:
             build_guild(fake, members, changing)
             async with bot_on(fake, coc, dsn, Path(tmp), TRACKER_ENABLED="false") as h:
                 first = await full_pass(h)
-                wrong = [
-                    u for u in range(1, members + 1)
-                    if fake.member_roles(GUILD_ID, u) != {TH_ROLE[town_hall(u)]}
-                ]  # fmt: skip
+                wrong = wrong_members(fake, members)
                 second = await full_pass(h)
                 # The bot's own cost: the same 100 changes with no route limit to wait on.
                 fake.set_route_limit(ROLE_PUT, None)
@@ -152,6 +156,7 @@ async def run(dsn: str, members: int, changing: int) -> dict[str, object]:
                     30,
                 )
                 unlimited = await full_pass(h)
+                unlimited["members_wrong_after_it"] = len(wrong_members(fake, members))
         finally:
             await coc.stop()
             await fake.stop()

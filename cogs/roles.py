@@ -88,7 +88,23 @@ class RolesCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
-        """A member who joins with linked accounts gets their roles now, not at the next pass."""
+        """A member who joins with linked accounts gets their roles now, not at the next
+        pass; one still in membership screening once they pass it (a role would let them
+        skip it)."""
+        if not member.pending:
+            await self._queue(member, "joined")
+
+    @commands.Cog.listener()
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        self.service.recent.confirm(after)
+        if before.pending and not after.pending:
+            await self._queue(after, "passed membership screening")
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self.service.forget_guild(guild.id)
+
+    async def _queue(self, member: discord.Member, reason: str) -> None:
         if member.bot:
             return
         async with self.bot.pool.acquire() as con:
@@ -96,7 +112,7 @@ class RolesCog(commands.Cog):
                 return
             if not await roles.linked_among(con, [member.id]):
                 return
-            await roles.queue_members(con, member.guild.id, [member.id], "joined")
+            await roles.queue_now(con, member.guild.id, [member.id], reason)
         self.service.wake()
 
     # -- /roles
@@ -126,6 +142,19 @@ class RolesCog(commands.Cog):
         problem = role_problem(guild, known.id)
         if problem is not None:
             raise NotAllowed(f"I cannot give {known.mention}: {problem}.")
+        # Discord's own rule for whoever gives a role: Manage Roles and a higher role.
+        # Without it, Manage Server alone would hand out any role below the bot's.
+        # Server-wide: in a channel's overwrites the same bit is Manage Permissions.
+        invoker = interaction.user
+        if invoker.id != guild.owner_id and not (
+            isinstance(invoker, discord.Member)
+            and (invoker.guild_permissions.manage_roles or invoker.guild_permissions.administrator)
+            and known < invoker.top_role
+        ):
+            raise NotAllowed(
+                f"To map {known.mention} you need Manage Roles and a role above it, as you "
+                "would to give it yourself."
+            )
         async with self.bot.pool.acquire() as con:
             stored, label = await canonical(self.bot.clash, con, guild.id, kind, value)
             existing = {(m.kind, m.value) for m in await roles.guild_maps(con, guild.id)}
@@ -190,6 +219,8 @@ class RolesCog(commands.Cog):
             async with self.bot.pool.acquire() as con:
                 if await roles.guild_config(con, guild.id) is None:
                     raise NoData("This server syncs no roles or nicknames yet.")
+            if not await self.service.ensure_chunked(guild):
+                raise NoData("Discord did not send this server's member list. Try again later.")
             covered = await self.service.queue_pass(guild)
             text = f"Full pass started: {covered} member(s) queued. Nothing is posted."
         else:

@@ -379,6 +379,7 @@ class LinkedAccount:
     linked_at: datetime
     name: str | None = None
     town_hall: int | None = None
+    # The league tier the last full profile showed (None: not known yet).
     league: str | None = None
     clan_tag: str | None = None
     clan_name: str | None = None
@@ -396,3 +397,6 @@ class RoleConfig:
     nickname_problem: str | None = None
     # Only verified links count in a guild that accepts only verified links.
     verified_only: bool = False
+    # The clans the guild tracks: a clan mapping of a clan no longer tracked is skipped
+    # (its members' data is no longer kept current).
+    tracked_clans: frozenset[str] = frozenset()

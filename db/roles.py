@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from db.guild_locks import lock_guilds
 from db.model import LinkedAccount, RoleConfig, RoleMapping
 
 ENSURE_GUILD = "INSERT INTO role_guilds (guild_id) VALUES ($1) ON CONFLICT (guild_id) DO NOTHING"
@@ -45,6 +46,8 @@ GUILD_MAPS = """
 SELECT kind, value, role_id, problem FROM role_maps WHERE guild_id = $1
 ORDER BY kind, CASE WHEN kind = 'town_hall' THEN lpad(value, 3, '0') ELSE value END
 """
+
+GUILD_CLANS = "SELECT clan_tag FROM tracked_clans WHERE guild_id = $1"
 
 GUILD_CONFIG = """
 SELECT g.nickname_format, g.owner_noted, g.nickname_problem, g.next_pass_at, g.last_pass_at,
@@ -81,6 +84,12 @@ RETURNING guild_id
 
 PASS_NOW = "UPDATE role_guilds SET next_pass_at = now() WHERE guild_id = $1"
 
+SYNCING_GUILDS = "SELECT guild_id FROM role_guilds WHERE guild_id = ANY($1::bigint[])"
+
+DUE_PASSES = """
+SELECT guild_id FROM role_guilds WHERE guild_id = ANY($1::bigint[]) AND next_pass_at <= now()
+"""
+
 # One process claims a guild's pass: the others see next_pass_at moved on.
 CLAIM_PASSES = """
 UPDATE role_guilds SET next_pass_at = now() + $2::interval, last_pass_at = now()
@@ -88,12 +97,56 @@ WHERE guild_id = ANY($1::bigint[]) AND next_pass_at <= now()
 RETURNING guild_id
 """
 
-QUEUE_MEMBERS = """
-INSERT INTO role_sync_queue (guild_id, user_id, reason)
-SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u
+# Commands, links and joins: due at once, ahead of any pass.
+QUEUE_NOW = """
+INSERT INTO role_sync_queue (guild_id, user_id, priority, reason)
+SELECT $1, u, 0, $3 FROM unnest($2::bigint[]) AS u ORDER BY u
 ON CONFLICT (guild_id, user_id) DO UPDATE
     SET due_at = LEAST(role_sync_queue.due_at, now()), queued_at = clock_timestamp(),
-        reason = EXCLUDED.reason
+        priority = 0, reason = EXCLUDED.reason, tries = 0
+"""
+
+# A full pass adds the members not queued already and leaves the others waiting as they
+# are; a member being synced right now is synced once more (the pass may follow new
+# settings the sync in flight did not see).
+QUEUE_PASS = """
+INSERT INTO role_sync_queue (guild_id, user_id, priority, reason)
+SELECT $1, u, 2, 'full pass' FROM unnest($2::bigint[]) AS u ORDER BY u
+ON CONFLICT (guild_id, user_id) DO UPDATE SET queued_at = clock_timestamp()
+    WHERE role_sync_queue.leased_until IS NOT NULL
+"""
+
+# What the triggers marked, into the queue of every syncing guild. Rows are inserted in
+# key order, so two processes moving marks at once cannot deadlock on queue rows.
+MOVE_MARKS = """
+WITH moved AS (
+    DELETE FROM role_sync_dirty WHERE id IN (
+        SELECT id FROM role_sync_dirty ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING user_id, priority, reason
+), users AS (
+    SELECT user_id, min(priority) AS priority,
+           (array_agg(reason ORDER BY priority))[1] AS reason
+    FROM moved GROUP BY user_id
+), queued AS (
+    INSERT INTO role_sync_queue (guild_id, user_id, priority, reason)
+    SELECT g.guild_id, u.user_id, u.priority, u.reason
+    FROM users u CROSS JOIN role_guilds g
+    WHERE g.left_at IS NULL
+    ORDER BY g.guild_id, u.user_id
+    ON CONFLICT (guild_id, user_id) DO UPDATE
+        SET due_at = LEAST(role_sync_queue.due_at, now()), queued_at = clock_timestamp(),
+            priority = LEAST(role_sync_queue.priority, EXCLUDED.priority),
+            reason = EXCLUDED.reason, tries = 0
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM queued) AS queued
+"""
+
+FORGET_QUEUE = "DELETE FROM role_sync_queue WHERE guild_id = $1"
+LEFT_GUILD = "UPDATE role_guilds SET left_at = now() WHERE guild_id = $1"
+BACK_IN_GUILDS = """
+UPDATE role_guilds SET left_at = NULL WHERE guild_id = ANY($1::bigint[]) AND left_at IS NOT NULL
 """
 
 LINKED_AMONG = "SELECT DISTINCT user_id FROM links WHERE user_id = ANY($1::bigint[])"
@@ -101,12 +154,13 @@ LINKED_AMONG = "SELECT DISTINCT user_id FROM links WHERE user_id = ANY($1::bigin
 NICKED_MEMBERS = "SELECT user_id FROM role_nicknames WHERE guild_id = $1"
 
 LEASE_DUE = """
-UPDATE role_sync_queue q SET leased_until = now() + $3::interval, tries = q.tries + 1
+UPDATE role_sync_queue q
+SET leased_until = now() + $3::interval, leased_by = $4, tries = q.tries + 1
 FROM (
     SELECT guild_id, user_id FROM role_sync_queue
     WHERE guild_id = ANY($1::bigint[]) AND due_at <= now()
       AND (leased_until IS NULL OR leased_until < now())
-    ORDER BY due_at, guild_id, user_id
+    ORDER BY priority, due_at, guild_id, user_id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 ) d
@@ -114,29 +168,59 @@ WHERE q.guild_id = d.guild_id AND q.user_id = d.user_id
 RETURNING q.guild_id, q.user_id, q.queued_at, q.tries, q.reason
 """
 
-# Done, unless the member was queued again meanwhile: then only the lease goes.
-FINISH = """
-WITH gone AS (
-    DELETE FROM role_sync_queue WHERE guild_id = $1 AND user_id = $2 AND queued_at = $3
-    RETURNING 1
-)
-UPDATE role_sync_queue SET leased_until = NULL
-WHERE guild_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT 1 FROM gone)
+# Only the batch being synced (a lease a failed release left behind runs out), rows
+# locked in key order like every other multi-row write of the queue.
+RENEW_LEASES = """
+UPDATE role_sync_queue q SET leased_until = now() + $2::interval
+FROM (
+    SELECT guild_id, user_id FROM role_sync_queue
+    WHERE (guild_id, user_id) IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))
+      AND leased_by = $1
+    ORDER BY guild_id, user_id
+    FOR UPDATE
+) r
+WHERE q.guild_id = r.guild_id AND q.user_id = r.user_id
 """
 
+# A lease given back unused: the try it counted is taken back.
+RELEASE = """
+UPDATE role_sync_queue SET leased_until = NULL, leased_by = NULL, tries = greatest(tries - 1, 0)
+WHERE guild_id = $1 AND user_id = $2 AND leased_by = $3
+"""
+
+# Done, unless the member was queued again meanwhile: then only the lease goes. Only
+# the lease's holder finishes (a lease that ran out may be another process's now).
+FINISH = """
+WITH gone AS (
+    DELETE FROM role_sync_queue
+    WHERE guild_id = $1 AND user_id = $2 AND queued_at = $3 AND leased_by = $4
+    RETURNING 1
+)
+UPDATE role_sync_queue SET leased_until = NULL, leased_by = NULL
+WHERE guild_id = $1 AND user_id = $2 AND leased_by = $4 AND NOT EXISTS (SELECT 1 FROM gone)
+"""
+
+# Queued again meanwhile (a link during the failed try): due as that asks, not later.
 RETRY_LATER = """
-UPDATE role_sync_queue SET leased_until = NULL, due_at = now() + $3::interval
-WHERE guild_id = $1 AND user_id = $2
+UPDATE role_sync_queue SET leased_until = NULL, leased_by = NULL,
+    due_at = CASE WHEN queued_at = $5 THEN now() + $3::interval ELSE due_at END
+WHERE guild_id = $1 AND user_id = $2 AND leased_by = $4
 """
 
 QUEUE_STATE = """
 SELECT count(*) AS queued, min(due_at) AS next_due FROM role_sync_queue WHERE guild_id = $1
 """
 
+# The league is the tier the last full profile showed (battle_logs): players.league is
+# also written from clan member lists, whose older league field reuses tier names
+# ("Legend League", "Unranked") for other things.
 ACCOUNTS = """
-SELECT l.user_id, l.tag, l.verified, l.linked_at, p.name, p.town_hall, p.league, p.clan_tag,
-       p.clan_name, p.role
-FROM links l LEFT JOIN players p USING (tag)
+SELECT l.user_id, l.tag, l.verified, l.linked_at, p.name, p.town_hall, t.name AS league,
+       p.clan_tag, p.clan_name, p.role
+FROM links l
+LEFT JOIN players p USING (tag)
+LEFT JOIN battle_logs b ON b.player_tag = l.tag
+LEFT JOIN league_tiers t ON t.id = b.tier_id
 WHERE l.user_id = ANY($1::bigint[])
 ORDER BY l.user_id, l.linked_at, l.tag
 """
@@ -188,6 +272,7 @@ async def map_role(
     """Map the role; the role it replaced for this kind and value, if any. A full pass
     follows at once."""
     async with con.transaction():
+        await lock_guilds(con, [guild_id])
         await con.execute(ENSURE_GUILD, guild_id)
         previous = await con.fetchval(MAP_ROLE, guild_id, kind, value, role_id)
         await con.execute(PASS_NOW, guild_id)
@@ -196,6 +281,7 @@ async def map_role(
 
 async def unmap_role(con: asyncpg.Connection, guild_id: int, kind: str, value: str) -> int | None:
     async with con.transaction():
+        await lock_guilds(con, [guild_id])
         role_id = await con.fetchval(UNMAP_ROLE, guild_id, kind, value)
         await con.execute(FORGET_IDLE_GUILD, guild_id)
     return role_id
@@ -211,9 +297,11 @@ async def guild_config(con: asyncpg.Connection, guild_id: int) -> RoleConfig | N
     row = await con.fetchrow(GUILD_CONFIG, guild_id)
     if row is None:
         return None
+    clans = await con.fetch(GUILD_CLANS, guild_id)
     return RoleConfig(
         guild_id=guild_id,
         mappings=tuple(await guild_maps(con, guild_id)),
+        tracked_clans=frozenset(r["clan_tag"] for r in clans),
         nickname_format=row["nickname_format"],
         owner_noted=row["owner_noted"],
         nickname_problem=row["nickname_problem"],
@@ -223,6 +311,7 @@ async def guild_config(con: asyncpg.Connection, guild_id: int) -> RoleConfig | N
 
 async def set_nickname_format(con: asyncpg.Connection, guild_id: int, fmt: str | None) -> None:
     async with con.transaction():
+        await lock_guilds(con, [guild_id])
         await con.execute(SET_NICKNAME_FORMAT, guild_id, fmt)
         if fmt is None:
             await con.execute(FORGET_IDLE_GUILD, guild_id)
@@ -255,6 +344,14 @@ async def pass_now(con: asyncpg.Connection, guild_id: int) -> None:
     await con.execute(PASS_NOW, guild_id)
 
 
+async def syncing_guilds(con: asyncpg.Connection, guild_ids: Sequence[int]) -> list[int]:
+    return [r["guild_id"] for r in await con.fetch(SYNCING_GUILDS, list(guild_ids))]
+
+
+async def due_passes(con: asyncpg.Connection, guild_ids: Sequence[int]) -> list[int]:
+    return [r["guild_id"] for r in await con.fetch(DUE_PASSES, list(guild_ids))]
+
+
 async def claim_passes(
     con: asyncpg.Connection, guild_ids: Sequence[int], interval: timedelta
 ) -> list[int]:
@@ -263,11 +360,34 @@ async def claim_passes(
     return [r["guild_id"] for r in rows]
 
 
-async def queue_members(
+async def queue_now(
     con: asyncpg.Connection, guild_id: int, user_ids: Sequence[int], reason: str
 ) -> None:
+    """Members due at once (a command, a join), ahead of any pass."""
     if user_ids:
-        await con.execute(QUEUE_MEMBERS, guild_id, list(user_ids), reason)
+        await con.execute(QUEUE_NOW, guild_id, list(user_ids), reason)
+
+
+async def queue_pass(con: asyncpg.Connection, guild_id: int, user_ids: Sequence[int]) -> None:
+    if user_ids:
+        await con.execute(QUEUE_PASS, guild_id, list(user_ids))
+
+
+async def move_marks(con: asyncpg.Connection, limit: int = 5000) -> int:
+    """Move what the triggers marked into the queues; how many marks were moved."""
+    row = await con.fetchrow(MOVE_MARKS, limit)
+    return int(row["moved"])
+
+
+async def left_guild(con: asyncpg.Connection, guild_id: int) -> None:
+    """The bot left: the guild's queue goes and nothing is queued for it until it is back."""
+    async with con.transaction():
+        await con.execute(LEFT_GUILD, guild_id)
+        await con.execute(FORGET_QUEUE, guild_id)
+
+
+async def back_in_guilds(con: asyncpg.Connection, guild_ids: Sequence[int]) -> None:
+    await con.execute(BACK_IN_GUILDS, list(guild_ids))
 
 
 async def linked_among(con: asyncpg.Connection, user_ids: Sequence[int]) -> set[int]:
@@ -279,21 +399,38 @@ async def nicked_members(con: asyncpg.Connection, guild_id: int) -> set[int]:
 
 
 async def lease_due(
-    con: asyncpg.Connection, guild_ids: Sequence[int], limit: int, lease: timedelta
+    con: asyncpg.Connection,
+    guild_ids: Sequence[int],
+    limit: int,
+    lease: timedelta,
+    holder: str = "",
 ) -> list[QueuedMember]:
-    rows = await con.fetch(LEASE_DUE, list(guild_ids), limit, lease)
+    rows = await con.fetch(LEASE_DUE, list(guild_ids), limit, lease, holder)
     return [
         QueuedMember(r["guild_id"], r["user_id"], r["queued_at"], r["tries"], r["reason"])
         for r in rows
     ]
 
 
-async def finish(con: asyncpg.Connection, item: QueuedMember) -> None:
-    await con.execute(FINISH, item.guild_id, item.user_id, item.queued_at)
+async def renew_leases(
+    con: asyncpg.Connection, holder: str, lease: timedelta, items: Sequence[QueuedMember]
+) -> None:
+    keys = sorted((i.guild_id, i.user_id) for i in items)
+    await con.execute(RENEW_LEASES, holder, lease, [g for g, _ in keys], [u for _, u in keys])
 
 
-async def retry_later(con: asyncpg.Connection, item: QueuedMember, delay: timedelta) -> None:
-    await con.execute(RETRY_LATER, item.guild_id, item.user_id, delay)
+async def release(con: asyncpg.Connection, item: QueuedMember, holder: str = "") -> None:
+    await con.execute(RELEASE, item.guild_id, item.user_id, holder)
+
+
+async def finish(con: asyncpg.Connection, item: QueuedMember, holder: str = "") -> None:
+    await con.execute(FINISH, item.guild_id, item.user_id, item.queued_at, holder)
+
+
+async def retry_later(
+    con: asyncpg.Connection, item: QueuedMember, delay: timedelta, holder: str = ""
+) -> None:
+    await con.execute(RETRY_LATER, item.guild_id, item.user_id, delay, holder, item.queued_at)
 
 
 async def pass_state(con: asyncpg.Connection, guild_id: int) -> PassState | None:

@@ -10,6 +10,7 @@ roles and nickname come from discord.py's member cache (the members intent).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ import asyncpg
 import discord
 
 from bot.roles.nicknames import main_account, parse_format, render, values_of
-from bot.roles.rules import counted, plan, wanted_roles
+from bot.roles.rules import CLAN_KINDS, counted, plan, wanted_roles
 from db import roles
 from db.model import LinkedAccount, RoleConfig
 
@@ -34,6 +35,10 @@ ABOVE_BOT = (
 DELETED = "the role no longer exists: map this kind to another role, or unmap it"
 MANAGED = "the role belongs to an integration (a bot, boosts or a subscription): no one can give it"
 EVERYONE = "@everyone is every member's already"
+UNTRACKED_CLAN = (
+    "the clan is no longer tracked here, so its members are not kept current: track it "
+    "again with /track clan, or unmap this"
+)
 REFUSED = "Discord refused to change it: check the bot's role and permissions"
 NO_MANAGE_NICKNAMES = (
     "the bot lacks Manage Nicknames: give the bot's role the Manage Nicknames permission"
@@ -103,6 +108,8 @@ def guild_plan(
     skipped: dict[int, str] = {}
     for m in config.mappings:
         problem = role_problem(guild, m.role_id)
+        if problem is None and m.kind in CLAN_KINDS and m.value not in config.tracked_clans:
+            problem = UNTRACKED_CLAN
         if problem is None and m.problem == REFUSED:
             problem = REFUSED
         if problem is not None:
@@ -111,30 +118,110 @@ def guild_plan(
     return GuildPlan(config, league_rank, skipped, problem)
 
 
+class RecentChanges:
+    """Role changes this process made that discord.py's cache may not show yet.
+
+    Adding or removing a role answers with no member; the cache follows only when
+    Discord's member update event arrives. A sync planned in between (an unlink and a
+    relink, two accounts swapping clans) would otherwise plan from the old roles.
+    """
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._made: dict[tuple[int, int], tuple[set[int], set[int], float]] = {}
+
+    def held(self, member: discord.Member) -> set[int]:
+        held = {r.id for r in member.roles}
+        key = (member.guild.id, member.id)
+        entry = self._made.get(key)
+        if entry is None:
+            return held
+        added, removed, at = entry
+        if time.monotonic() - at > self.ttl:
+            del self._made[key]
+            return held
+        return (held | added) - removed
+
+    def confirm(self, member: discord.Member) -> None:
+        """A member update from Discord: what the cache now shows needs no remembering.
+        From then on the cache is the truth, also for a change someone makes by hand."""
+        key = (member.guild.id, member.id)
+        entry = self._made.get(key)
+        if entry is None:
+            return
+        held = {r.id for r in member.roles}
+        adds, removes, at = entry
+        adds, removes = adds - held, removes & held
+        if adds or removes:
+            self._made[key] = (adds, removes, at)
+        else:
+            del self._made[key]
+
+    def undo(self, member: discord.Member, role_id: int) -> None:
+        """A change that did not happen (Discord refused it)."""
+        entry = self._made.get((member.guild.id, member.id))
+        if entry is not None:
+            entry[0].discard(role_id)
+            entry[1].discard(role_id)
+
+    def record(self, member: discord.Member, role_id: int, *, added: bool) -> None:
+        key = (member.guild.id, member.id)
+        adds, removes, _ = self._made.get(key, (set(), set(), 0.0))
+        (adds if added else removes).add(role_id)
+        (removes if added else adds).discard(role_id)
+        self._made[key] = (adds, removes, time.monotonic())
+
+
 async def sync_member(
     con: asyncpg.Connection,
     member: discord.Member,
     accounts: Sequence[LinkedAccount],
     gplan: GuildPlan,
+    recent: RecentChanges | None = None,
 ) -> Outcome:
     """Add and remove the member's mapped roles and set their nickname, as needed."""
     outcome = Outcome()
-    if member.bot:
+    # A member still in membership screening would be let past it by any role.
+    if member.bot or member.pending:
         return outcome
+    recent = recent if recent is not None else RecentChanges()
     config = gplan.config
     mine = counted(accounts, config.verified_only)
     if config.mappings:
         wanted = wanted_roles(mine, config.mappings, gplan.league_rank)
-        todo = plan((r.id for r in member.roles), wanted, gplan.managed, gplan.skipped)
-        for role_id in sorted(todo.add):
-            if await _change_role(member, role_id, add=True, outcome=outcome):
-                outcome.added += 1
-        for role_id in sorted(todo.remove):
-            if await _change_role(member, role_id, add=False, outcome=outcome):
-                outcome.removed += 1
+        skipped = set(gplan.skipped)
+        # An account read but with no tier known yet (no full profile since tracking
+        # began): their highest league is unknown, so league roles are neither given
+        # nor taken.
+        if any(a.name and (a.league or "").lower() not in gplan.league_rank for a in mine):
+            skipped |= {m.role_id for m in config.mappings if m.kind == "league"}
+        todo = plan(recent.held(member), wanted, gplan.managed, skipped)
+        for role_id, add in [(r, True) for r in sorted(todo.add)] + [
+            (r, False) for r in sorted(todo.remove)
+        ]:
+            if await _tracked_change(member, role_id, add, outcome, recent):
+                if add:
+                    outcome.added += 1
+                else:
+                    outcome.removed += 1
     if config.nickname_format and gplan.nickname_problem is None:
         await _sync_nickname(con, member, mine, config.nickname_format, outcome)
     return outcome
+
+
+async def _tracked_change(
+    member: discord.Member, role_id: int, add: bool, outcome: Outcome, recent: RecentChanges
+) -> bool:
+    """One role change, remembered before the request: Discord's member update may come
+    back (and confirm it) before the request's own answer does. Forgotten if it fails."""
+    recent.record(member, role_id, added=add)
+    done = False
+    try:
+        done = await _change_role(member, role_id, add=add, outcome=outcome)
+    finally:
+        if not done:
+            recent.undo(member, role_id)
+    return done
 
 
 async def _change_role(
@@ -174,6 +261,8 @@ async def _sync_nickname(
                 await roles.forget_nickname(con, guild.id, member.id)
         return
     nick = render(parse_format(text), values)
+    if nick is None and (ours is None or member.nick != ours):
+        return  # nothing to show (no clan for "{clan}"): their own nickname stays
     if nick == member.nick:
         if nick is not None and ours != nick:
             await roles.save_nickname(con, guild.id, member.id, nick)

@@ -31,7 +31,7 @@ def build_guild(
          (ELDER_A, "Elder A"), (VERIFIED, "Verified"), (UNMANAGED, "Artist")], start=1,
     ):  # fmt: skip
         fake.add_role(GUILD_ID, role_id, name, position=position)
-    fake.add_role(GUILD_ID, ABOVE, "Admins", position=20)
+    fake.add_role(GUILD_ID, ABOVE, "Admins", position=20, permissions=MANAGE_ROLES)
     fake.set_bot_roles(GUILD_ID, [BOT_ROLE])
 
 
@@ -57,8 +57,10 @@ def role_option(harness: Harness, role_id: int) -> tuple[dict[str, Any], dict[st
 
 
 async def map_role(harness: Harness, kind: str, value: str, role_id: int, **who: Any) -> Any:
+    """As an admin with Manage Server and Manage Roles, whose highest role is above all."""
     option, resolved = role_option(harness, role_id)
-    who.setdefault("permissions", MANAGE_GUILD)
+    who.setdefault("permissions", MANAGE_GUILD | MANAGE_ROLES)
+    who.setdefault("member_roles", [ABOVE])
     return await harness.run(
         "roles", sub("map", opt("kind", kind), opt("value", value), option),
         resolved=resolved, **who,

@@ -376,9 +376,34 @@ async def test_a_429_discord_py_gives_up_on_is_retried_later_and_the_loop_lives(
     service = h.bot.role_sync
     assert service is not None
     service.retry_base = 0.2
+    service.ban_pause = 0.2
     h.coc.set_player(player(th=16, clan=None))
     h.discord.force_429(5, retry_after=0.05)  # discord.py tries 5 times, then raises
     await link(h)
     await h.discord.wait_for(lambda: roles_of(h, USER) == {UNMANAGED, TH16}, 20)
     assert h.discord.rate_limited >= 5
     assert h.bot.supervisor.healthy()
+
+
+async def test_league_roles_follow_the_tier_of_full_profiles(synced: Harness) -> None:
+    h = synced
+    legend, electro = TH16 + 200, TH16 + 201
+    h.discord.add_role(GUILD_ID, legend, "Legend", position=8)
+    h.discord.add_role(GUILD_ID, electro, "Electro 33", position=9)
+    await cached(h, lambda: guild(h).get_role(electro) is not None)
+    for name, role in (("Legend League", legend), ("Electro League 33", electro)):
+        assert "now follows" in (await map_role(h, "league", name, role)).content
+    clock = future_clock()
+    h.coc.set_player({**player(th=16, clan=None), **_tier("Electro League 33")})
+    await link(h)
+    await poll_players(h, clock)  # the tracker's full profile names the tier
+    await h.discord.wait_for(lambda: electro in roles_of(h, USER), 10)
+    h.coc.set_player({**player(th=16, clan=None), **_tier("Legend League")})
+    await poll_players(h, clock)
+    await h.discord.wait_for(lambda: roles_of(h, USER) == {UNMANAGED, TH16, legend}, 10)
+
+
+def _tier(name: str) -> dict:
+    from tests.fakes.coc_api import make_player as made
+
+    return {"leagueTier": made(TAG, league=name)["leagueTier"]}

@@ -114,6 +114,12 @@ async def baseline(h: Harness) -> None:
         await feeds.set_feed(con, GUILD_ID, TEXT_CHANNEL, None, OWNER)
 
 
+def everyone_role() -> JSON:
+    return {"id": str(GUILD_ID), "name": "@everyone", "permissions": "0", "position": 0,
+            "color": 0, "colors": {"primary_color": 0}, "hoist": False, "managed": False,
+            "mentionable": False, "icon": None, "flags": 0}  # fmt: skip
+
+
 def invocation(leaf: Leaf) -> tuple[list[JSON], JSON | None]:
     """The options (every one set) and resolved data for ``leaf``."""
     options, resolved = [], {}
@@ -131,8 +137,14 @@ def invocation(leaf: Leaf) -> tuple[list[JSON], JSON | None]:
                 value = str(OWNER)
             elif kind == 7:
                 value = TEXT_CHANNEL
+            elif kind == 8:
+                value = GUILD_ID  # @everyone: a role every guild has
             else:
                 value = KNOWN_CLAN if "clan" in leaf.label else KNOWN_PLAYER
+        if kind == 8:
+            everyone = everyone_role()
+            resolved.setdefault("roles", {})[str(value)] = everyone
+            value = str(value)
         if kind == 7:
             kinds = {TEXT_CHANNEL: 0, NEWS_CHANNEL: 5}
             channel = _channel(value, "feed", kinds.get(value, 0), ALL_PERMISSIONS)

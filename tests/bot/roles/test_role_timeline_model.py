@@ -24,7 +24,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from db import roles
+from db import guild_tracking, roles
 from db.links import delete_link, save_link
 from tests.db_fixtures import PgServer
 from tests.fakes.coc_api import FakeCocApi
@@ -89,6 +89,8 @@ class RoleTimeline(RuleBasedStateMachine):
                    VALUES ($1, $1, 16, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, now(), now())""",
                 [(t,) for t in TAGS],
             )
+            for clan in CLANS:
+                await guild_tracking.track_clan(con, GUILD_ID, clan, clan, 1)
             for kind, value, role in MAPPINGS:
                 await roles.map_role(con, GUILD_ID, kind, value, role)
 
@@ -259,4 +261,4 @@ def test_generated_role_timelines(pg_server: PgServer) -> None:
 
 @pytest.mark.heavy
 def test_generated_role_timelines_long(pg_server: PgServer) -> None:
-    _run(pg_server, examples=60, steps=40)
+    _run(pg_server, examples=40, steps=40)

@@ -88,3 +88,29 @@ def test_plan_touches_only_managed_roles_and_reaches_the_wanted_ones(
 def test_matches_names_the_values_as_stored() -> None:
     got = matches([account(town_hall=9, clan_tag="#CLANA", verified=True)], TIERS)
     assert got == {("town_hall", "9"), ("clan", "#CLANA"), ("verified", "")}
+
+
+def test_changes_made_count_until_the_cache_shows_them() -> None:
+    from types import SimpleNamespace
+
+    from bot.roles.member_sync import RecentChanges
+
+    role = SimpleNamespace
+    member = SimpleNamespace(id=1, guild=SimpleNamespace(id=2), roles=[role(id=5)])
+    recent = RecentChanges(ttl=60)
+    recent.record(member, 6, added=True)  # type: ignore[arg-type]
+    recent.record(member, 5, added=False)  # type: ignore[arg-type]
+    assert recent.held(member) == {6}  # type: ignore[arg-type]
+    recent.record(member, 6, added=False)  # type: ignore[arg-type]
+    assert recent.held(member) == set()  # type: ignore[arg-type]
+    # Discord's update shows the change: from then on the cache is the truth, also for a
+    # role someone takes away by hand afterwards.
+    confirmed = RecentChanges(ttl=60)
+    confirmed.record(member, 6, added=True)  # type: ignore[arg-type]
+    member.roles = [role(id=5), role(id=6)]
+    confirmed.confirm(member)  # type: ignore[arg-type]
+    member.roles = [role(id=5)]
+    assert confirmed.held(member) == {5}  # type: ignore[arg-type]
+    stale = RecentChanges(ttl=-1)
+    stale.record(member, 6, added=True)  # type: ignore[arg-type]
+    assert stale.held(member) == {5}  # type: ignore[arg-type]
