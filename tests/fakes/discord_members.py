@@ -99,6 +99,25 @@ class _Window:
     resets_at: float = 0.0  # time.monotonic()
 
 
+def role_payload(
+    role_id: int, name: str, *, position: int, permissions: int = 0, managed: bool = False
+) -> JSON:
+    """A role object with every field discord.py's Role parser reads."""
+    return {
+        "id": str(role_id),
+        "name": name,
+        "permissions": str(permissions),
+        "position": position,
+        "color": 0,
+        "colors": {"primary_color": 0},
+        "hoist": False,
+        "managed": managed,
+        "mentionable": False,
+        "icon": None,
+        "flags": 0,
+    }
+
+
 class MemberRoutes:
     """Members and roles: helpers, REST routes, rules and rate limits. Needs the state and
     plumbing `FakeDiscord` provides; `_init_members()` sets up its own."""
@@ -152,19 +171,8 @@ class MemberRoutes:
         roles = self.guilds[guild_id]["roles"]
         if any(int(r["id"]) == role_id for r in roles):
             raise ValueError(f"role {role_id} already exists in guild {guild_id}")
-        role: JSON = {
-            "id": str(role_id),
-            "name": name,
-            "permissions": str(permissions),
-            "position": position,
-            "color": 0,
-            "colors": {"primary_color": 0},
-            "hoist": False,
-            "managed": managed,
-            "mentionable": False,
-            "icon": None,
-            "flags": 0,
-        }
+        role = role_payload(role_id, name, position=position, permissions=permissions,
+                            managed=managed)  # fmt: skip
         if managed:
             role["tags"] = {"bot_id": str(bot_id if bot_id is not None else self.bot_user_id)}
         roles.append(role)

@@ -55,6 +55,7 @@ from bot.tree import UNEXPECTED
 from db import feeds, guild_tracking, links
 from tests.db.test_history import seed_player
 from tests.fakes.coc_api import make_clan, make_player
+from tests.fakes.discord_members import role_payload
 from tests.fakes.discord_server import Interaction, Message
 from tests.harness import ADMINISTRATOR, GUILD_ID, MANAGE_GUILD, Harness, opt, running_bot, sub
 
@@ -249,22 +250,6 @@ def _member(nick: str | None) -> JSON:
     }
 
 
-def _role(role_id: int, name: str, position: int, managed: bool) -> JSON:
-    return {
-        "id": str(role_id),
-        "name": name,
-        "permissions": "0",
-        "position": position,
-        "color": 0,
-        "colors": {"primary_color": 0},
-        "hoist": False,
-        "managed": managed,
-        "mentionable": False,
-        "icon": None,
-        "flags": 0,
-    }
-
-
 def _channel(channel_id: int, name: str, kind: int, permissions: int) -> JSON:
     data: JSON = {
         "id": str(channel_id),
@@ -397,8 +382,11 @@ def _value(draw: st.DrawFn, option: JSON, resolved: JSON, in_guild: bool) -> Any
         # @everyone, roles the guild does not have, anything; resolved or not, any shape.
         role_id = draw(st.one_of(st.sampled_from([GUILD_ID, GUILD_ID + 50, 1]), snowflake))
         if draw(st.booleans()):
-            resolved.setdefault("roles", {})[str(role_id)] = _role(
-                role_id, draw(hostile_name), draw(st.integers(0, 300)), draw(st.booleans())
+            resolved.setdefault("roles", {})[str(role_id)] = role_payload(
+                role_id,
+                draw(hostile_name),
+                position=draw(st.integers(0, 300)),
+                managed=draw(st.booleans()),
             )
         return str(role_id)
     raise NotImplementedError(

@@ -24,6 +24,7 @@ import pytest
 
 from db import feeds, guild_tracking, links
 from tests.fakes.coc_api import make_clan, make_player
+from tests.fakes.discord_members import role_payload
 from tests.hardening.test_hostile_input import (
     ALL_PERMISSIONS,
     CLAN_MEMBER,
@@ -114,12 +115,6 @@ async def baseline(h: Harness) -> None:
         await feeds.set_feed(con, GUILD_ID, TEXT_CHANNEL, None, OWNER)
 
 
-def everyone_role() -> JSON:
-    return {"id": str(GUILD_ID), "name": "@everyone", "permissions": "0", "position": 0,
-            "color": 0, "colors": {"primary_color": 0}, "hoist": False, "managed": False,
-            "mentionable": False, "icon": None, "flags": 0}  # fmt: skip
-
-
 def invocation(leaf: Leaf) -> tuple[list[JSON], JSON | None]:
     """The options (every one set) and resolved data for ``leaf``."""
     options, resolved = [], {}
@@ -142,7 +137,7 @@ def invocation(leaf: Leaf) -> tuple[list[JSON], JSON | None]:
             else:
                 value = KNOWN_CLAN if "clan" in leaf.label else KNOWN_PLAYER
         if kind == 8:
-            everyone = everyone_role()
+            everyone = role_payload(GUILD_ID, "@everyone", position=0)
             resolved.setdefault("roles", {})[str(value)] = everyone
             value = str(value)
         if kind == 7:
