@@ -27,8 +27,6 @@ WHERE g.guild_id = $1 AND g.nickname_format IS NULL
   AND NOT EXISTS (SELECT 1 FROM role_maps m WHERE m.guild_id = g.guild_id)
 """
 
-COUNT_MAPS = "SELECT count(*) FROM role_maps WHERE guild_id = $1"
-
 # Returns the role the kind and value gave before (NULL: newly mapped).
 MAP_ROLE = """
 WITH old AS (SELECT role_id FROM role_maps WHERE guild_id = $1 AND kind = $2 AND value = $3)
@@ -252,18 +250,6 @@ class PassState:
     last_pass_at: datetime | None
     queued: int
     next_due: datetime | None
-
-
-async def ensure_guild(con: asyncpg.Connection, guild_id: int) -> None:
-    await con.execute(ENSURE_GUILD, guild_id)
-
-
-async def forget_idle_guild(con: asyncpg.Connection, guild_id: int) -> None:
-    await con.execute(FORGET_IDLE_GUILD, guild_id)
-
-
-async def count_maps(con: asyncpg.Connection, guild_id: int) -> int:
-    return int(await con.fetchval(COUNT_MAPS, guild_id))
 
 
 async def map_role(

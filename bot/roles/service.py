@@ -79,7 +79,6 @@ class RoleSyncService:
         self._paused_until = 0.0
         # Set after each cycle, then replaced: tests and commands wait on it.
         self.cycle_done = asyncio.Event()
-        self.calls = 0  # REST calls made (changes), for the benchmark
         self.retry_base = RETRY_BASE  # seconds; doubled per try (tests shorten it)
         self.ban_pause = BAN_PAUSE
 
@@ -246,7 +245,6 @@ class RoleSyncService:
                 return None
             accounts = await roles.accounts_of(con, [member.id])
             outcome = await sync_member(con, member, accounts[member.id], gplan, self.recent)
-            self.calls += outcome.calls
             await self._after(con, guild, outcome)
         return outcome
 
@@ -288,7 +286,6 @@ class RoleSyncService:
                 except (*TRANSIENT, discord.HTTPException) as exc:
                     await self._failed(con, guild, item, exc)
                     continue
-                self.calls += outcome.calls
                 await self._after(con, guild, outcome)
                 await self._finish(con, item)
 

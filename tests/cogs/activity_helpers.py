@@ -48,6 +48,11 @@ async def poll(harness: Harness) -> int:
         clock = Clock()
         clock.now = max(now - timedelta(minutes=30), now.replace(day=1, hour=0, minute=0))
         harness.tracker_clock = clock  # type: ignore[attr-defined]
+    return await poll_at(harness, clock)
+
+
+async def poll_at(harness: Harness, clock: Clock) -> int:
+    """The tracker once over everything, its readings ten minutes after ``clock``'s."""
     clock.advance(seconds=POLL_SPACING.total_seconds())
     async with harness.pool.acquire() as con:
         await con.execute("UPDATE clan_polls SET next_poll_at = now() - interval '1 s'")

@@ -9,7 +9,6 @@ from typing import Any
 
 import discord
 
-from bot.tracker.engine import Tracker
 from tests.bot.tracker.conftest import Clock
 from tests.harness import GUILD_ID, MANAGE_GUILD, Harness, opt, sub
 
@@ -85,18 +84,6 @@ async def settle(harness: Harness) -> None:
     service = harness.bot.role_sync
     assert service is not None
     await asyncio.wait_for(service.wait_cycle(), 10)
-
-
-async def poll_players(harness: Harness, clock: Clock) -> int:
-    """The tracker once over every tracked player, readings ten minutes apart."""
-    clock.advance(seconds=600)
-    async with harness.pool.acquire() as con:
-        await con.execute("UPDATE clan_polls SET next_poll_at = now() - interval '1 s'")
-        await con.execute("UPDATE player_polls SET next_poll_at = now() - interval '1 s'")
-    tracker = Tracker(
-        settings=harness.settings, pool=harness.pool, clash=harness.bot.clash, clock=clock
-    )
-    return await tracker.run_once()
 
 
 def future_clock() -> Clock:

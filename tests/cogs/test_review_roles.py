@@ -15,6 +15,7 @@ import bot.roles.service as service_module
 from bot.roles.service import RoleSyncService
 from db import roles
 from db.links import save_link
+from tests.cogs.activity_helpers import poll_at
 from tests.cogs.roles_helpers import (
     MANAGE_ROLES,
     TH16,
@@ -26,7 +27,6 @@ from tests.cogs.roles_helpers import (
     future_clock,
     guild,
     map_role,
-    poll_players,
     roles_of,
 )
 from tests.fakes.coc_api import make_player
@@ -276,7 +276,7 @@ async def test_limit_an_account_nobody_tracks_keeps_its_link_time_roles(
     assert "Linked" in reply.content
     await h.discord.wait_for(lambda: TH16 in roles_of(h, USER), 10)
     h.coc.set_player(make_player(TAG, name="Chief", town_hall=17))  # upgraded in game
-    await poll_players(h, future_clock())
+    await poll_at(h, future_clock())
     await h.run("roles", sub("sync"), permissions=MANAGE_GUILD)
     assert h.bot.role_sync is not None
     await h.bot.role_sync.wait_cycle()

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from bot.roles.member_sync import REASON
+from tests.cogs.activity_helpers import poll_at
 from tests.cogs.roles_helpers import (
     ABOVE,
     BOT_ROLE,
@@ -29,7 +30,6 @@ from tests.cogs.roles_helpers import (
     guild,
     map_role,
     member_option,
-    poll_players,
     roles_of,
     settle,
 )
@@ -123,17 +123,17 @@ async def test_town_hall_upgrade_clan_move_and_rank_change_follow_the_tracker(
     await h.discord.wait_for(lambda: roles_of(h, USER) == {UNMANAGED, TH16, CLAN_A_ROLE}, 10)
 
     h.coc.set_player(player(th=17, clan=CLAN_A))
-    await poll_players(h, clock)
+    await poll_at(h, clock)
     await h.discord.wait_for(lambda: roles_of(h, USER) == {UNMANAGED, TH17, CLAN_A_ROLE}, 10)
 
     h.coc.set_player(player(th=17, clan=CLAN_A, role="admin"))
-    await poll_players(h, clock)
+    await poll_at(h, clock)
     await h.discord.wait_for(
         lambda: roles_of(h, USER) == {UNMANAGED, TH17, CLAN_A_ROLE, ELDER_A}, 10
     )
 
     h.coc.set_player(player(th=17, clan=CLAN_B, role="member"))
-    await poll_players(h, clock)
+    await poll_at(h, clock)
     await h.discord.wait_for(lambda: roles_of(h, USER) == {UNMANAGED, TH17, CLAN_B_ROLE}, 10)
 
 
@@ -233,7 +233,7 @@ async def test_nicknames_follow_the_main_account_and_skip_the_owner_once(
     assert "cannot be renamed" in str(shown.embeds[0]["fields"])
     # A long name is shortened at the name, with an ellipsis, within 32 characters.
     h.coc.set_player(player(name="Averyveryveryveryverylongname", th=16))
-    await poll_players(h, future_clock())
+    await poll_at(h, future_clock())
     await h.discord.wait_for(
         lambda: (h.discord.member_nick(GUILD_ID, USER) or "").endswith("… | TH16"), 10
     )
@@ -241,7 +241,7 @@ async def test_nicknames_follow_the_main_account_and_skip_the_owner_once(
     # Off: no more changes.
     assert "no longer" in (await h.run("nickname", sub("off"), permissions=MANAGE_GUILD)).content
     h.coc.set_player(player(name="Renamed", th=16))
-    await poll_players(h, future_clock())
+    await poll_at(h, future_clock())
     await settle(h)
     await settle(h)
     assert (h.discord.member_nick(GUILD_ID, USER) or "").endswith("… | TH16")
@@ -396,10 +396,10 @@ async def test_league_roles_follow_the_tier_of_full_profiles(synced: Harness) ->
     clock = future_clock()
     h.coc.set_player({**player(th=16, clan=None), **_tier("Electro League 33")})
     await link(h)
-    await poll_players(h, clock)  # the tracker's full profile names the tier
+    await poll_at(h, clock)  # the tracker's full profile names the tier
     await h.discord.wait_for(lambda: electro in roles_of(h, USER), 10)
     h.coc.set_player({**player(th=16, clan=None), **_tier("Legend League")})
-    await poll_players(h, clock)
+    await poll_at(h, clock)
     await h.discord.wait_for(lambda: roles_of(h, USER) == {UNMANAGED, TH16, legend}, 10)
 
 
