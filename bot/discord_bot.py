@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from bot.command_limits import check_commands
 from bot.roles.service import RoleSyncService
 from bot.settings import Settings
 from bot.supervisor import Supervisor
+from bot.timeutil import utcnow
 from bot.tree import TrackerTree
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,9 @@ def point_discord_at(api_base_url: str | None, gateway_url: str | None) -> None:
 # Every cog, by module name: loaded by name so that bot/ never imports cogs/
 # (dependencies point one way: cogs -> bot -> db).
 INITIAL_EXTENSIONS: tuple[str, ...] = (
+    "cogs.board",
     "cogs.clangames",
+    "cogs.export",
     "cogs.feed",
     "cogs.history",
     "cogs.inactive",
@@ -73,15 +77,20 @@ class TrackerBot(commands.Bot):
         pool: asyncpg.Pool,
         clash: ClashApi,
         supervisor: Supervisor,
+        clock: Callable[[], datetime] = utcnow,
         **options: Any,
     ) -> None:
         """``supervisor`` runs the background tasks (its owner starts and stops it);
+        ``clock`` is what the background tasks take for now (tests move it);
         ``options`` go to ``commands.Bot`` (tests shorten ``guild_ready_timeout``)."""
         intents = discord.Intents.none()
         intents.guilds = True
         # Role and nickname sync reads members' roles from the cache (a member already
         # right costs no request). A privileged intent: see README, "Roles".
         intents.members = True
+        # Boards learn at once that their message was deleted (MESSAGE_DELETE comes with
+        # this intent; message content does not, and no message is cached).
+        intents.guild_messages = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -91,12 +100,14 @@ class TrackerBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             # Member lists are fetched only for guilds that sync roles, when they do.
             chunk_guilds_at_startup=False,
+            max_messages=None,
             **options,
         )
         self.settings = settings
         self.pool = pool
         self.clash = clash
         self.supervisor = supervisor
+        self.clock = clock
         # Set by the roles cog while it is loaded: links wake it.
         self.role_sync: RoleSyncService | None = None
         # Set by drain(): new commands are refused, those in flight may finish.
@@ -165,6 +176,11 @@ class TrackerBot(commands.Bot):
             len(synced),
             f"to guild {guild.id}" if guild else "globally (may take up to an hour to appear)",
         )
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Nothing: every command is a slash command. (The messages intent is there for
+        the delete events; without this, a mention of the bot would look up a prefix
+        command and log that none exists.)"""
 
     async def on_ready(self) -> None:
         log.info(

@@ -77,6 +77,8 @@ class Settings:
     battlelog_interval_seconds: float = 900.0
     # How often every syncing guild's members are all re-checked (changes sync at once).
     role_sync_interval_seconds: float = 3600.0
+    # How often each auto-updating board is re-rendered (edited only when it changed).
+    board_refresh_seconds: float = 300.0
     # A month's clan games maximum per player (the game's is 4,000 in most months).
     clan_games_max: int = 4000
     tracker_enabled: bool = True
@@ -251,6 +253,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
             "BATTLELOG_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7
         ),
         role_sync_interval_seconds=r.number("ROLE_SYNC_INTERVAL_SECONDS", 3600.0, 0.0, 86_400 * 7),
+        board_refresh_seconds=r.number("BOARD_REFRESH_SECONDS", 300.0, 0.0, 86_400),
         clan_games_max=r.integer("CLAN_GAMES_MAX", 4000, 1, 100_000) or 4000,
         tracker_enabled=r.boolean("TRACKER_ENABLED", True),
         tracker_concurrency=r.integer("TRACKER_CONCURRENCY", 32, 1, 1000) or 32,

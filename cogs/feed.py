@@ -19,6 +19,7 @@ from bot.command_checks import manage_guild
 from bot.embeds import literal, timestamp
 from bot.errors import NoData, NotAllowed, UserFacingError
 from bot.feed.sender import FeedSender
+from bot.season_end.poster import SeasonSummaries
 from bot.tracker.events import EVENT_KINDS
 from db import feeds
 
@@ -101,11 +102,15 @@ class FeedCog(commands.Cog):
     def __init__(self, bot: TrackerBot) -> None:
         self.bot = bot
         self.sender = FeedSender(bot)
+        # Season-end summaries go to the feed channel.
+        self.summaries = SeasonSummaries(bot)
 
     async def cog_load(self) -> None:
         self.sender.start()
+        self.summaries.start()
 
     async def cog_unload(self) -> None:
+        await self.summaries.stop()
         await self.sender.stop()
 
     @feed.command(name="set", description="Post this server's tracked changes to a channel")

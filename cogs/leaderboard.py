@@ -17,11 +17,12 @@ from discord.ext import commands
 
 from bot import leaderboards
 from bot.command_checks import in_guild
-from bot.embeds import literal, timestamp
+from bot.embeds import timestamp
 from bot.errors import NoData
+from bot.leaderboard_text import PARTIAL, heading, line, signed
 from bot.leaderboards import ACTIVITY_BOARDS, Board
 from bot.paginator import send_pages
-from bot.periods import PERIOD_LABELS, Period, Ranked, is_counter, pages, rank
+from bot.periods import PERIOD_LABELS, Period, Ranked, pages, rank
 from bot.profile import STAT_LABELS
 from bot.timeutil import utcnow
 from db.model import STATS
@@ -36,28 +37,6 @@ STAT_CHOICES = [app_commands.Choice(name=STAT_LABELS[s], value=s) for s in STATS
 ]
 PERIOD_CHOICES = [app_commands.Choice(name=PERIOD_LABELS[p], value=p.value) for p in Period]
 PAGE_SIZE = 10
-MINE = "➜"
-PARTIAL = "*"
-
-
-def heading(stat: str, period: Period) -> str:
-    if stat in ACTIVITY_BOARDS:
-        return ACTIVITY_BOARDS[stat]
-    label = STAT_LABELS[stat]
-    if is_counter(stat) and period in (Period.CURRENT, Period.SEASON):
-        return f"{label} this season"
-    if period is Period.CURRENT:
-        return label
-    return f"{label}: {PERIOD_LABELS[period].lower()}"
-
-
-def line(entry: Ranked, signed: bool) -> str:
-    s = entry.standing
-    value = f"{s.value:+,}" if signed and s.value else f"{s.value:,}"
-    text = f"{literal(s.name)} ({s.tag}) — {value}{' ' + PARTIAL if s.partial else ''}"
-    if s.mine:
-        return f"`{entry.rank:>4}.` **{MINE} {text}**"
-    return f"`{entry.rank:>4}.` {text}"
 
 
 class Leaderboard:
@@ -68,10 +47,8 @@ class Leaderboard:
         self.pages: list[Sequence[Ranked]] = pages(ranked, PAGE_SIZE)
 
     def embed(self, index: int) -> discord.Embed:
-        signed = self.period is not Period.CURRENT and not (
-            is_counter(self.stat) and self.period is Period.SEASON
-        )
-        body = "\n".join(line(entry, signed) for entry in self.pages[index])
+        gains = signed(self.stat, self.period)
+        body = "\n".join(line(entry, gains) for entry in self.pages[index])
         since = self.board.since
         intro = f"Since {timestamp(since, 'f')}\n\n" if isinstance(since, datetime) else ""
         embed = discord.Embed(

@@ -30,6 +30,7 @@ ADMINISTRATOR = 1 << 3
 CHANGE_NICKNAME, MANAGE_NICKNAMES, MANAGE_ROLES = 1 << 26, 1 << 27, 1 << 28
 ALL_PERMISSIONS = (1 << 53) - 1
 INTENT_GUILDS, INTENT_GUILD_MEMBERS = 1 << 0, 1 << 1
+INTENT_GUILD_MESSAGES = 1 << 9
 NICK_MAX = 32
 
 MISSING_PERMISSIONS = (403, "Missing Permissions", 50013)
@@ -279,10 +280,14 @@ class MemberRoutes:
         if conn is None or conn.session is None:
             return
         # Discord sends member events only with the GUILD_MEMBERS intent, except updates of
-        # the bot's own member; role events need GUILDS.
+        # the bot's own member; message events need GUILD_MESSAGES; role and channel
+        # events need GUILDS.
         if event.startswith("GUILD_MEMBER_"):
             own = event == "GUILD_MEMBER_UPDATE" and data["user"]["id"] == str(self.bot_user_id)
             if not (own or self.gateway_intents & INTENT_GUILD_MEMBERS):
+                return
+        elif event.startswith("MESSAGE_"):
+            if not self.gateway_intents & INTENT_GUILD_MESSAGES:
                 return
         elif not self.gateway_intents & INTENT_GUILDS:
             return

@@ -62,6 +62,7 @@ UNKNOWN_MESSAGE = (404, "Unknown Message", 10008)
 UNKNOWN_WEBHOOK = (404, "Unknown Webhook", 10015)
 FAILURES = {403: (403, "Missing Permissions", 50013), 404: UNKNOWN_CHANNEL}
 ADMINISTRATOR, VIEW_CHANNEL, SEND_MESSAGES = 1 << 3, 1 << 10, 1 << 11
+MANAGE_MESSAGES, READ_MESSAGE_HISTORY = 1 << 13, 1 << 16
 ALL_PERMISSIONS = (1 << 53) - 1
 
 
@@ -74,6 +75,7 @@ class Message:
     allowed_mentions: JSON | None = None
     callback_type: int | None = None  # set on the message returned by Interaction.wait_response()
     deleted: bool = False  # DELETE marks it; it stays in channel_messages / followups
+    edits: int = 0  # PATCHes applied to it (tests check a message was left alone)
 
     @property
     def id(self) -> int:
@@ -216,8 +218,13 @@ class FakeDiscord(MemberRoutes):
         self.messages: dict[int, Message] = {}
         self.channel_messages: dict[int, list[Message]] = defaultdict(list)
         self.interactions: dict[str, Interaction] = {}
+        # Bytes a file sent in answer to an interaction may have: each INTERACTION_CREATE
+        # carries it (10 MiB without boosts), and Discord refuses a larger file with 413.
+        # Read when an interaction is sent: tests set it before invoking a command.
+        self.attachment_size_limit = 10 * 1024 * 1024
         self.requests: list[tuple[str, str]] = []
         self.unhandled: list[tuple[str, str]] = []
+        self.noop_edits = 0
         self._failures: dict[int, int] = {}
         self._nonces: dict[tuple[int, str], tuple[float, Message]] = {}
         self._sessions: dict[str, _Session] = {}
@@ -238,7 +245,7 @@ class FakeDiscord(MemberRoutes):
         r("GET", "/channels/{cid}", lambda q: self._ok(self._channel(q)))
         r("POST", "/channels/{cid}/typing", self._typing)
         r("POST", "/channels/{cid}/messages", self._post_message)
-        r("GET", "/channels/{cid}/messages/{mid}", lambda q: self._ok(self._chan_msg(q).raw))
+        r("GET", "/channels/{cid}/messages/{mid}", self._get_channel_message)
         r("PATCH", "/channels/{cid}/messages/{mid}", self._edit_channel_message)
         r("DELETE", "/channels/{cid}/messages/{mid}", self._delete_channel_message)
         r("GET", "/guilds/{gid}", lambda q: self._ok(self._guild(q)))
@@ -616,7 +623,7 @@ class FakeDiscord(MemberRoutes):
             "app_permissions": ALL_PERMISSIONS,
             "entitlements": [],
             "entitlement_sku_ids": [],
-            "attachment_size_limit": 10 * 1024 * 1024,
+            "attachment_size_limit": self.attachment_size_limit,
         }
         if guild_id is not None:
             channel = (
@@ -797,6 +804,7 @@ class FakeDiscord(MemberRoutes):
         if edit:
             raw["flags"] &= ~LOADING
             raw["edited_timestamp"] = _now()
+            msg.edits += 1
         if payload.get("allowed_mentions") is not None:
             msg.allowed_mentions = payload["allowed_mentions"]
         if "content" in payload or "allowed_mentions" in payload:
@@ -909,18 +917,68 @@ class FakeDiscord(MemberRoutes):
             self._nonces[key] = (time.monotonic(), msg)
         self.channel_messages[cid].append(msg)
         self.channels[cid]["last_message_id"] = str(msg.id)
-        if self._conn is not None and self.ready.is_set():
+        if self.ready.is_set():
             member = {k: v for k, v in self._member_obj(msg.raw["author"]).items() if k != "user"}
-            self._conn.emit("MESSAGE_CREATE", {**msg.raw, "member": member})
+            self._emit("MESSAGE_CREATE", {**msg.raw, "member": member})
         return msg.raw
 
+    async def _get_channel_message(self, q: _Req) -> JSON:
+        # Discord: reading a message needs View Channel and Read Message History.
+        self._require(self._channel(q), READ_MESSAGE_HISTORY)
+        return self._chan_msg(q).raw
+
     async def _edit_channel_message(self, q: _Req) -> JSON:
+        self._require(self._channel(q), 0)
         msg = self._chan_msg(q)
+        if int(msg.raw["author"]["id"]) != self.bot_user_id:
+            raise DiscordError(403, "Cannot edit a message authored by another user", 50005)
+        shown = json.dumps([msg.raw.get("content"), msg.raw["embeds"]], sort_keys=True)
         self._apply(msg, q.body or {}, q.files)
+        if json.dumps([msg.raw.get("content"), msg.raw["embeds"]], sort_keys=True) == shown:
+            self.noop_edits += 1  # an edit that changed nothing anyone sees
         return msg.raw
 
     async def _delete_channel_message(self, q: _Req) -> None:
-        self._chan_msg(q).deleted = True
+        channel = self._channel(q)
+        msg = self._chan_msg(q)
+        own = int(msg.raw["author"]["id"]) == self.bot_user_id
+        self._require(channel, 0 if own else MANAGE_MESSAGES)
+        self.delete_message(int(channel["id"]), msg.id)
+
+    def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Delete a message, as a moderator would; the bot hears of it (MESSAGE_DELETE)
+        if it asked for the GUILD_MESSAGES intent."""
+        msg = self.messages[message_id]
+        if msg.deleted or msg.channel_id != channel_id:
+            raise KeyError(f"no message {message_id} in channel {channel_id}")
+        msg.deleted = True
+        event: JSON = {"id": str(message_id), "channel_id": str(channel_id)}
+        guild_id = self.channels.get(channel_id, {}).get("guild_id")
+        if guild_id:
+            event["guild_id"] = guild_id
+        self._emit("MESSAGE_DELETE", event)
+        self._bump()
+
+    def live_messages(self, channel_id: int) -> list[Message]:
+        """The channel's messages that were not deleted, oldest first."""
+        return [m for m in self.channel_messages[channel_id] if not m.deleted]
+
+    def set_overwrites(self, channel_id: int, overwrites: list[JSON]) -> None:
+        """Replace a channel's permission overwrites (CHANNEL_UPDATE)."""
+        channel = self.channels[channel_id]
+        channel["permission_overwrites"] = overwrites
+        self._emit("CHANNEL_UPDATE", channel)
+        self._bump()
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel (CHANNEL_DELETE); its messages go with it."""
+        channel = self.channels.pop(channel_id)
+        guild = self.guilds[int(channel["guild_id"])]
+        guild["channels"] = [c for c in guild["channels"] if int(c["id"]) != channel_id]
+        for msg in self.channel_messages[channel_id]:
+            msg.deleted = True
+        self._emit("CHANNEL_DELETE", channel)
+        self._bump()
 
     # ---- guilds, app, commands -------------------------------------------------------------
 
@@ -1019,6 +1077,8 @@ class FakeDiscord(MemberRoutes):
             raise DiscordError(404, "Unknown interaction", 10062)
         if it.callback_types:
             raise DiscordError(400, "Interaction has already been acknowledged.", 40060)
+        if any(len(data) > it.raw["attachment_size_limit"] for _, _, data in q.files):
+            raise DiscordError(413, "Request entity too large", 40005)
         kind, data = int(q.body["type"]), q.body.get("data") or {}
         if kind in (6, 7) and it.original is None:
             raise DiscordError(400, "Invalid Form Body", 50035)
@@ -1066,6 +1126,8 @@ class FakeDiscord(MemberRoutes):
 
     async def _followup(self, q: _Req) -> JSON | None:
         it = self._webhook(q)
+        if any(len(data) > it.raw["attachment_size_limit"] for _, _, data in q.files):
+            raise DiscordError(413, "Request entity too large", 40005)
         original = it.original
         if (
             5 in it.callback_types
@@ -1091,6 +1153,8 @@ class FakeDiscord(MemberRoutes):
 
     async def _webhook_edit(self, q: _Req) -> JSON:
         it, msg = self._webhook_msg(q)
+        if any(len(data) > it.raw["attachment_size_limit"] for _, _, data in q.files):
+            raise DiscordError(413, "Request entity too large", 40005)
         self._apply(msg, q.body or {}, q.files)
         if it.deferred and msg is it.original:
             it._finish(msg)

@@ -315,6 +315,44 @@ async def test_gateway_resume(env: Env) -> None:
     assert (await it.wait_response()).content == "tag #2LQ0V8C"
 
 
+async def test_files_over_the_interactions_size_limit_are_refused(env: Env) -> None:
+    """Each interaction carries its attachment_size_limit; the callback, a follow-up and an
+    edit of the original refuse a larger file with Discord's 413 (code 40005)."""
+    fake = env.fake
+    assert (await fake.interact("echo", [{"type": 3, "name": "tag", "value": "#2LQ0V8C"}])).raw[
+        "attachment_size_limit"
+    ] == 10 * 1024 * 1024
+    logged = len(env.log.records)
+    fake.attachment_size_limit = len(PNG) - 1
+    try:
+        card = await fake.interact("card")  # the file comes with the callback
+        assert card.raw["attachment_size_limit"] == len(PNG) - 1
+        chart = await fake.interact("chart")  # deferred, the file comes with the follow-up
+        await fake.wait_for(lambda: len(env.log.records) >= logged + 2, 5, "both failures")
+        refused = [r.exc_info[1] for r in env.log.records[logged:] if r.exc_info]
+        originals = [getattr(e, "original", e) for e in refused]
+        assert [(e.status, e.code) for e in originals] == [(413, 40005), (413, 40005)]
+        assert card.callback_types == [] and card.original is None
+        assert chart.callback_types == [5] and chart.followups == []
+        assert chart.original is not None and chart.original.files == []
+
+        # Editing the original with a file: refused over the limit, accepted at it.
+        url = f"{fake.api_base}/webhooks/{fake.application_id}/{chart.token}/messages/@original"
+        for size, status in ((len(PNG), 413), (len(PNG) - 1, 200)):
+            form = aiohttp.FormData()
+            form.add_field("payload_json", '{"content": "edited"}', content_type="application/json")
+            form.add_field("files[0]", b"x" * size, filename="data.csv", content_type="text/csv")
+            async with aiohttp.ClientSession() as s, s.patch(url, data=form) as r:
+                assert r.status == status
+                if status == 413:
+                    assert await r.json() == {"message": "Request entity too large", "code": 40005}
+        assert chart.original.files == [("data.csv", "text/csv", b"x" * (len(PNG) - 1))]
+    finally:
+        fake.attachment_size_limit = 10 * 1024 * 1024
+        # The bot's two failed commands were logged on purpose: not a failure of the fake.
+        del env.log.records[logged:]
+
+
 async def test_wrong_token_is_login_failure(env: Env) -> None:
     bot = MiniBot()
     async with bot:

@@ -1,0 +1,1 @@
+"""Boards: leaderboard messages the bot keeps current in a channel."""

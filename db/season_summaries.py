@@ -1,0 +1,211 @@
+"""Queries for season-end summaries: who is owed one, the claims, and the season's leaders.
+
+A season is ``[start, end)`` by coc.py's rule. The leaders are the guild's
+tracked players (those tracked before the season ended).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import asyncpg
+
+# Guilds with a feed on and a player tracked before the season ended, not claimed yet
+# for that season. (A guild that set up its feed or tracking after the end has no
+# season to sum up.)
+OWED = """
+SELECT f.guild_id, f.channel_id
+FROM feeds f
+WHERE f.enabled
+  AND EXISTS (SELECT 1 FROM tracked_players t WHERE t.guild_id = f.guild_id AND t.added_at < $1)
+  AND NOT EXISTS (SELECT 1 FROM season_summaries s
+                  WHERE s.guild_id = f.guild_id AND s.season_end = $1)
+ORDER BY f.guild_id
+"""
+
+CLAIM = """
+INSERT INTO season_summaries (guild_id, season_end, channel_id) VALUES ($1, $2, $3)
+ON CONFLICT (guild_id, season_end) DO NOTHING
+"""
+
+# Claimed and not out yet, for the season that ended at $1 (an older season's is not
+# news any more), whose lease is free: taken by this process ($2) for $3 seconds.
+TAKE_UNSENT = """
+UPDATE season_summaries s SET leased_by = $2,
+    leased_until = now() + make_interval(secs => $3), attempts = s.attempts + 1
+FROM (
+    SELECT guild_id, season_end FROM season_summaries
+    WHERE season_end = $1 AND sent_at IS NULL AND skipped IS NULL
+      AND (leased_until IS NULL OR leased_until < now())
+    ORDER BY guild_id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+) free
+WHERE s.guild_id = free.guild_id AND s.season_end = free.season_end
+RETURNING s.guild_id, s.season_end, s.channel_id, s.attempts
+"""
+
+SENT = """
+UPDATE season_summaries SET sent_at = now(), message_id = $4, leased_by = NULL,
+    leased_until = NULL
+WHERE guild_id = $1 AND season_end = $2 AND leased_by = $3
+"""
+
+SKIP = """
+UPDATE season_summaries SET skipped = $4, leased_by = NULL, leased_until = NULL
+WHERE guild_id = $1 AND season_end = $2 AND leased_by = $3
+"""
+
+# A try that failed: the lease is kept until the retry time, so nobody retries sooner.
+RETRY_AT = """
+UPDATE season_summaries SET leased_until = now() + make_interval(secs => $4)
+WHERE guild_id = $1 AND season_end = $2 AND leased_by = $3
+"""
+
+GET = "SELECT * FROM season_summaries WHERE guild_id = $1 AND season_end = $2"
+
+# -- the season's leaders --------------------------------------------------------------------
+
+# The guild's players tracked before the season ended.
+_PLAYERS = "SELECT DISTINCT tag FROM tracked_players WHERE guild_id = $1 AND added_at < $3"
+
+# Season totals of the donation counters ($2: the season's start).
+DONATIONS = f"""
+SELECT p.tag, p.name, s.donations AS value
+FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
+JOIN player_seasons s ON s.tag = t.tag AND s.season_start = $2
+WHERE s.donations > 0
+ORDER BY value DESC, p.name, p.tag LIMIT $4
+"""
+
+RECEIVED = f"""
+SELECT p.tag, p.name, s.received AS value
+FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
+JOIN player_seasons s ON s.tag = t.tag AND s.season_start = $2
+WHERE s.received > 0
+ORDER BY value DESC, p.name, p.tag LIMIT $4
+"""
+
+
+def _gain(column: str) -> str:
+    """A stat's rise over the season: the last row before the end less the last row at or
+    before the start (or the season's first row, for a player first seen during it)."""
+    return f"""
+SELECT p.tag, p.name, e.value - b.value AS value
+FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
+JOIN LATERAL (
+    (SELECT h.{column} AS value FROM player_history h
+     WHERE h.tag = t.tag AND h.observed_at <= $2 ORDER BY h.observed_at DESC LIMIT 1)
+    UNION ALL
+    (SELECT h.{column} FROM player_history h
+     WHERE h.tag = t.tag AND h.observed_at > $2 AND h.observed_at < $3
+     ORDER BY h.observed_at LIMIT 1)
+    LIMIT 1
+) b ON true
+JOIN LATERAL (
+    SELECT h.{column} AS value FROM player_history h
+    WHERE h.tag = t.tag AND h.observed_at < $3 ORDER BY h.observed_at DESC LIMIT 1
+) e ON true
+WHERE e.value > b.value
+ORDER BY value DESC, p.name, p.tag LIMIT $4
+"""
+
+
+TROPHY_GAINS = _gain("trophies")
+WAR_STARS = _gain("war_stars")
+
+# Capital gold looted in raid weekends that began in the season.
+CAPITAL_LOOTED = f"""
+SELECT p.tag, p.name, sum(m.looted)::bigint AS value
+FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
+JOIN raid_members m ON m.tag = t.tag AND m.start_time >= $2 AND m.start_time < $3
+GROUP BY p.tag, p.name
+HAVING sum(m.looted) > 0
+ORDER BY value DESC, p.name, p.tag LIMIT $4
+"""
+
+# Clan games points of the month $2 (the games that ran in the season's last weeks).
+CLAN_GAMES = f"""
+SELECT p.tag, p.name, g.points::bigint AS value
+FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
+JOIN clan_games_players g ON g.tag = t.tag AND g.month = $2
+WHERE g.points > 0
+ORDER BY value DESC, p.name, p.tag LIMIT $4
+"""
+
+LEADER_QUERIES: dict[str, str] = {
+    "donations": DONATIONS,
+    "received": RECEIVED,
+    "trophies": TROPHY_GAINS,
+    "war_stars": WAR_STARS,
+    "capital_looted": CAPITAL_LOOTED,
+    "clan_games": CLAN_GAMES,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Leader:
+    tag: str
+    name: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    guild_id: int
+    season_end: datetime
+    channel_id: int
+    attempts: int
+
+
+async def owed(con: asyncpg.Connection, season_end: datetime) -> list[asyncpg.Record]:
+    return await con.fetch(OWED, season_end)
+
+
+async def claim(
+    con: asyncpg.Connection, guild_id: int, season_end: datetime, channel_id: int
+) -> None:
+    await con.execute(CLAIM, guild_id, season_end, channel_id)
+
+
+async def take_unsent(
+    con: asyncpg.Connection, season_end: datetime, holder: str, lease_seconds: float, limit: int
+) -> list[Claim]:
+    rows = await con.fetch(TAKE_UNSENT, season_end, holder, lease_seconds, limit)
+    return [Claim(**dict(r)) for r in rows]
+
+
+async def sent(con: asyncpg.Connection, claim: Claim, holder: str, message_id: int) -> None:
+    await con.execute(SENT, claim.guild_id, claim.season_end, holder, message_id)
+
+
+async def skip(con: asyncpg.Connection, claim: Claim, holder: str, reason: str) -> None:
+    await con.execute(SKIP, claim.guild_id, claim.season_end, holder, reason)
+
+
+async def retry_at(con: asyncpg.Connection, claim: Claim, holder: str, seconds: float) -> None:
+    await con.execute(RETRY_AT, claim.guild_id, claim.season_end, holder, seconds)
+
+
+async def get(
+    con: asyncpg.Connection, guild_id: int, season_end: datetime
+) -> asyncpg.Record | None:
+    return await con.fetchrow(GET, guild_id, season_end)
+
+
+async def leaders(
+    con: asyncpg.Connection,
+    guild_id: int,
+    start: datetime,
+    end: datetime,
+    games_month: date,
+    limit: int,
+) -> dict[str, list[Leader]]:
+    """Each category's top ``limit`` players of the season ``[start, end)``."""
+    found: dict[str, list[Leader]] = {}
+    for key, query in LEADER_QUERIES.items():
+        since = games_month if key == "clan_games" else start
+        rows = await con.fetch(query, guild_id, since, end, limit)
+        found[key] = [Leader(r["tag"], r["name"], int(r["value"])) for r in rows]
+    return found

@@ -1,0 +1,239 @@
+"""Season-end summaries through the real bot and the fake Discord, on an injected clock:
+one post per guild and season, across restarts, downtime over the boundary, two
+processes and a crash between the post and its record."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.embeds import literal
+from bot.season_end.poster import SeasonSummaries
+from bot.season_end.summary import SUMMARY_DELAY
+from db import season_summaries
+from tests.db.test_history import seed_player, seed_season
+from tests.fakes.discord_server import Message
+from tests.harness import GUILD_ID, Harness, bot_on, fakes
+
+FEED = 7400
+START = datetime(2026, 9, 28, 5, tzinfo=UTC)  # coc.py's season: last Monday, 05:00 UTC
+END = datetime(2026, 10, 26, 5, tzinfo=UTC)
+DUE = END + SUMMARY_DELAY
+HOSTILE = "@everyone **=cmd|' /C calc'!A0** <@&1>"
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def poster(harness: Harness) -> SeasonSummaries:
+    cog: Any = harness.bot.get_cog("FeedCog")
+    assert cog is not None
+    return cog.summaries
+
+
+async def settle(summaries: SeasonSummaries) -> None:
+    for _ in range(2):  # the cycle under way may have read the clock before
+        done = summaries.cycle_done
+        summaries.wake()
+        await asyncio.wait_for(done.wait(), 15)
+
+
+async def world(harness: Harness) -> None:
+    """A feed, and players tracked since before the season with its numbers."""
+    pool = harness.pool
+    await pool.execute(
+        "INSERT INTO feeds (guild_id, channel_id, updated_by) VALUES ($1, $2, 1)", GUILD_ID, FEED
+    )
+    before = START - timedelta(days=3)
+    await seed_player(pool, "#2PP", "Alpha", [
+        (before, {"trophies": 1000, "war_stars": 100}),
+        (START + timedelta(days=5), {"trophies": 1300, "war_stars": 112}),
+        (END + timedelta(hours=1), {"trophies": 900, "war_stars": 150}),  # next season's
+    ])  # fmt: skip
+    await seed_player(pool, "#2PQ", HOSTILE, [
+        (before, {"trophies": 2000, "war_stars": 10}),
+        (END - timedelta(days=1), {"trophies": 2100, "war_stars": 13}),
+    ])  # fmt: skip
+    await seed_player(pool, "#2PR", "Late", [(START + timedelta(days=10), {"trophies": 500})])
+    # Tracked since the season began: the season before is not theirs to sum up.
+    await pool.execute("UPDATE tracked_players SET added_at = $1", START + timedelta(hours=1))
+    await seed_season(pool, "#2PP", START, 900, 50)
+    await seed_season(pool, "#2PQ", START, 1200, 0)
+    await seed_season(pool, "#2PP", END, 9999, 9999)  # the next season's: not counted
+    await pool.execute(
+        """INSERT INTO raid_weekends (clan_tag, start_time, end_time, state, first_seen_at,
+               read_at)
+           SELECT '#2CC', s, s + interval '3 days', 'ended', s, s
+           FROM unnest(ARRAY[$1, $2]::timestamptz[]) AS u (s)""",
+        END - timedelta(days=3, hours=-2),  # the season's last weekend (starts Friday 07:00)
+        START - timedelta(days=3, hours=-2),  # the weekend before the season
+    )
+    await pool.execute(
+        """INSERT INTO raid_members (clan_tag, start_time, tag, name, attacks, attack_limit,
+               bonus_attack_limit, looted) VALUES
+               ('#2CC', $1, '#2PP', 'Alpha', 6, 5, 1, 25000),
+               ('#2CC', $2, '#2PQ', 'x', 6, 5, 1, 99999)""",
+        END - timedelta(days=3, hours=-2),
+        START - timedelta(days=3, hours=-2),
+    )
+    await pool.execute(
+        "INSERT INTO clan_games_players (month, tag, points) VALUES ($1, '#2PQ', 4000)",
+        date(2026, 10, 1),
+    )
+
+
+def summaries_in(harness: Harness) -> list[Message]:
+    return [
+        m
+        for m in harness.discord.live_messages(FEED)
+        if m.embeds and m.embeds[0]["title"].startswith("🏁")
+    ]
+
+
+def fields(message: Message) -> dict[str, str]:
+    return {f["name"].split(" (")[0]: f["value"] for f in message.embeds[0]["fields"]}
+
+
+@pytest.fixture
+async def harness(db_dsn: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with fakes() as (discord, coc):
+        discord.add_channel(GUILD_ID, FEED, name="feed")
+        async with bot_on(discord, coc, db_dsn, tmp_path) as h:
+            yield h
+
+
+async def test_one_summary_at_the_season_end_with_the_seasons_leaders(harness: Harness) -> None:
+    await world(harness)
+    clock = Clock(END - timedelta(hours=1))
+    harness.bot.clock = clock
+    summaries = poster(harness)
+    await settle(summaries)
+    assert summaries_in(harness) == []  # the season has not ended
+    clock.now = END + timedelta(hours=1)
+    await settle(summaries)
+    assert summaries_in(harness) == []  # ended, but its last counts may still come
+    clock.now = DUE
+    await settle(summaries)
+    (post,) = summaries_in(harness)
+    assert post.embeds[0]["title"] == "🏁 Season summary: October 2026"
+    got = fields(post)
+    escaped = literal(HOSTILE)  # no markdown, no mention
+    assert "@everyone" not in escaped
+    assert got["Top donors"].splitlines() == [
+        f"`1.` {escaped} (#2PQ) — 1,200",
+        "`2.` Alpha (#2PP) — 900",
+    ]
+    assert got["Top receivers"] == "`1.` Alpha (#2PP) — 50"
+    # Alpha: 1,300 before the end less 1,000 at the start; the row after the end is not
+    # the season's. Late was first seen during the season and gained nothing since.
+    assert got["Trophy gains"].splitlines() == [
+        "`1.` Alpha (#2PP) — 300",
+        f"`2.` {escaped} (#2PQ) — 100",
+    ]
+    assert got["War stars won"].splitlines()[0] == "`1.` Alpha (#2PP) — 12"
+    assert got["Capital gold looted"] == "`1.` Alpha (#2PP) — 25,000"
+    assert got["Clan games points"] == f"`1.` {escaped} (#2PQ) — 4,000"
+    assert "so far" in next(
+        f["name"] for f in post.embeds[0]["fields"] if "Clan games" in f["name"]
+    )
+    assert post.allowed_mentions == {"parse": []} and post.raw["mention_everyone"] is False
+    for later in (DUE + timedelta(hours=1), DUE + timedelta(days=20)):
+        clock.now = later
+        await settle(summaries)
+    assert len(summaries_in(harness)) == 1
+
+
+async def test_once_across_a_restart_and_late_after_downtime(db_dsn: str, tmp_path: Path) -> None:
+    async with fakes() as (discord, coc):
+        discord.add_channel(GUILD_ID, FEED, name="feed")
+        async with bot_on(discord, coc, db_dsn, tmp_path) as h:
+            await world(h)
+            h.bot.clock = Clock(END - timedelta(days=1))
+            await settle(poster(h))
+            assert summaries_in(h) == []
+        # Down over the boundary; back five days later: posted late, once.
+        async with bot_on(discord, coc, db_dsn, tmp_path) as h:
+            h.bot.clock = Clock(END + timedelta(days=5))
+            await settle(poster(h))
+            assert len(summaries_in(h)) == 1
+        async with bot_on(discord, coc, db_dsn, tmp_path) as h:
+            h.bot.clock = Clock(END + timedelta(days=6))
+            await settle(poster(h))
+            assert len(summaries_in(h)) == 1
+            async with h.pool.acquire() as con:
+                row = await season_summaries.get(con, GUILD_ID, END)
+            assert row is not None and row["sent_at"] is not None and row["attempts"] == 1
+
+
+async def test_two_processes_post_once(harness: Harness) -> None:
+    await world(harness)
+    harness.bot.clock = Clock(DUE)
+    await poster(harness).stop()
+    others = [SeasonSummaries(harness.bot) for _ in range(3)]
+    await asyncio.gather(*(p.run_once() for p in others))
+    await asyncio.gather(*(p.run_once() for p in others))
+    assert len(summaries_in(harness)) == 1
+
+
+async def test_a_crash_between_the_post_and_its_record_posts_once(harness: Harness) -> None:
+    await world(harness)
+    harness.bot.clock = Clock(DUE)
+    await poster(harness).stop()
+
+    class Crashing(SeasonSummaries):
+        async def post(self, claim: Any, start: datetime) -> None:
+            original = season_summaries.sent
+
+            async def die(*_: Any) -> None:
+                raise ConnectionResetError("the process died")
+
+            season_summaries.sent = die  # type: ignore[assignment]
+            try:
+                await super().post(claim, start)
+            finally:
+                season_summaries.sent = original  # type: ignore[assignment]
+
+    with pytest.raises(ConnectionResetError):
+        await Crashing(harness.bot, lease_seconds=0.2).run_once()
+    assert len(summaries_in(harness)) == 1
+    await asyncio.sleep(0.3)  # the dead process's lease runs out
+    await SeasonSummaries(harness.bot).run_once()
+    # Posted again with the same nonce: Discord answered with the message already made.
+    assert len(summaries_in(harness)) == 1
+    async with harness.pool.acquire() as con:
+        row = await season_summaries.get(con, GUILD_ID, END)
+    assert row is not None and row["message_id"] == summaries_in(harness)[0].id
+
+
+async def test_no_summary_without_a_feed_or_players_from_before_the_end(harness: Harness) -> None:
+    await world(harness)
+    await harness.pool.execute("UPDATE tracked_players SET added_at = $1", END + timedelta(days=1))
+    harness.bot.clock = Clock(DUE)
+    await settle(poster(harness))
+    await harness.pool.execute("UPDATE tracked_players SET added_at = $1", START)
+    await harness.pool.execute("UPDATE feeds SET enabled = false")
+    await settle(poster(harness))
+    assert summaries_in(harness) == []
+
+
+async def test_a_refused_channel_is_not_retried_forever(harness: Harness) -> None:
+    await world(harness)
+    harness.discord.fail_channel(FEED, 403)
+    harness.bot.clock = Clock(DUE)
+    await settle(poster(harness))
+    async with harness.pool.acquire() as con:
+        row = await season_summaries.get(con, GUILD_ID, END)
+    assert row is not None and row["sent_at"] is None and "refused" in row["skipped"]
+    harness.discord.fail_channel(FEED, None)
+    await settle(poster(harness))
+    assert summaries_in(harness) == []

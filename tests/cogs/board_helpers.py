@@ -1,0 +1,71 @@
+"""Boards through the fake Discord: adding one, and refresh cycles run on demand."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.boards.refresher import BoardRefresher
+from tests.cogs.test_feed import channel_option
+from tests.fakes.discord_server import Message
+from tests.harness import MANAGE_GUILD, Harness, opt, sub
+
+BOARD_CHANNEL = 7300
+
+
+def refresher(harness: Harness) -> BoardRefresher:
+    cog: Any = harness.bot.get_cog("BoardCog")
+    assert cog is not None
+    return cog.refresher
+
+
+async def add_board(
+    harness: Harness,
+    stat: str,
+    channel_id: int = BOARD_CHANNEL,
+    period: str | None = None,
+    **who: Any,
+) -> Message:
+    option, resolved = channel_option(harness, channel_id)
+    options = [opt("stat", stat), option] + ([opt("period", period)] if period else [])
+    who.setdefault("permissions", MANAGE_GUILD)
+    return await harness.run("board", sub("add", *options), resolved=resolved, **who)
+
+
+async def remove_board(harness: Harness, stat: str, channel_id: int = BOARD_CHANNEL) -> Message:
+    option, resolved = channel_option(harness, channel_id)
+    return await harness.run(
+        "board",
+        sub("remove", opt("stat", stat), option),
+        resolved=resolved,
+        permissions=MANAGE_GUILD,
+    )
+
+
+async def cycle(harness: Harness, *, due: bool = True) -> None:
+    """Make every board due (``due``), then wait until the refresher has run two whole
+    cycles (the one under way may have started before)."""
+    if due:
+        async with harness.pool.acquire() as con:
+            await con.execute("UPDATE boards SET next_refresh_at = now() - interval '1 s'")
+    r = refresher(harness)
+    for _ in range(2):
+        done = r.cycle_done
+        r.wake()
+        await asyncio.wait_for(done.wait(), 15)
+
+
+async def board_message(harness: Harness, channel_id: int = BOARD_CHANNEL) -> Message:
+    """The one live message in the channel (waits for it to be posted)."""
+    return await harness.discord.wait_for(
+        lambda: _only(harness.discord.live_messages(channel_id)), 15, "the board's message"
+    )
+
+
+def _only(messages: list[Message]) -> Message | None:
+    assert len(messages) <= 1, f"{len(messages)} live messages"
+    return messages[0] if messages else None
+
+
+def lines(message: Message) -> list[str]:
+    return [ln for ln in message.embeds[0]["description"].splitlines() if ln.startswith("`")]
