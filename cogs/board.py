@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.boards import messages
 from bot.boards.refresher import BoardRefresher
 from bot.boards.render import every
 from bot.channels import FEED_PERMISSIONS, TextChannel, bot_permissions, missing_permissions
@@ -35,6 +36,8 @@ DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceErr
 STAT_CHOICES = [app_commands.Choice(name=STAT_LABELS[s], value=s) for s in STATS] + [
     app_commands.Choice(name=label, value=stat) for stat, label in ACTIVITY_BOARDS.items()
 ]
+# What a board needs: post its embed, and read it back (the check that it still exists).
+BOARD_PERMISSIONS = {**FEED_PERMISSIONS, "read_message_history": "Read Message History"}
 PERIOD_CHOICES = [app_commands.Choice(name=PERIOD_LABELS[p], value=p.value) for p in Period]
 
 
@@ -80,7 +83,7 @@ class BoardCog(commands.Cog):
         chosen = Period(period.value) if period and stat.value not in ACTIVITY_BOARDS else None
         chosen = chosen or Period.CURRENT
         missing = missing_permissions(
-            await bot_permissions(self.bot, interaction.guild, channel), FEED_PERMISSIONS
+            await bot_permissions(self.bot, interaction.guild, channel), BOARD_PERMISSIONS
         )
         if missing:
             raise NotAllowed(
@@ -103,7 +106,7 @@ class BoardCog(commands.Cog):
                     f"This server has {exc.limit} boards, the most it may have. Remove one "
                     "with `/board remove` first (`/board list` shows them)."
                 ) from None
-        self.refresher.wake()
+        self.refresher.board_added(channel.id)
         title = board_title(stat.value, chosen.value)
         verb = "added" if added.inserted else "changed (and on again)"
         await interaction.response.send_message(
@@ -133,13 +136,10 @@ class BoardCog(commands.Cog):
                 f"board in {channel.mention}. `/board list` shows this server's boards."
             )
         note = ""
-        if removed["message_id"] is not None:
-            try:
-                await self.bot.http.delete_message(channel.id, removed["message_id"])
+        if removed.message_id is not None:
+            if await messages.delete(self.bot.http, channel.id, removed.message_id):
                 note = " Its message was deleted."
-            except discord.NotFound:
-                note = ""
-            except discord.HTTPException:
+            else:
                 note = " I could not delete its message; delete it yourself if you like."
         await interaction.followup.send(f"Board removed.{note}", ephemeral=True)
 
@@ -186,27 +186,32 @@ class BoardCog(commands.Cog):
     # -- what the gateway says
 
     @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        self.refresher.new_session()
+
+    @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
-            await self._messages_gone([payload.message_id])
+            await self._messages_gone(payload.channel_id, [payload.message_id])
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
-            await self._messages_gone(list(payload.message_ids))
+            await self._messages_gone(payload.channel_id, list(payload.message_ids))
 
-    async def _messages_gone(self, message_ids: list[int]) -> None:
+    async def _messages_gone(self, channel_id: int, message_ids: list[int]) -> None:
         # Missed (the database away): the refresher's fetch finds it later.
         with contextlib.suppress(*DB_TROUBLE):
-            await self.refresher.messages_deleted(message_ids)
+            await self.refresher.messages_deleted(channel_id, message_ids)
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        reason = f"Its channel #{channel.name} was deleted."
+        # Its boards go with it (their messages did); Discord would offer no deleted
+        # channel to /board remove.
         with contextlib.suppress(*DB_TROUBLE):
             async with self.bot.pool.acquire() as con:
-                if await boards.disable_channel(con, channel.id, reason):
-                    log.info("boards in deleted channel %s turned off", channel.id)
+                if await boards.delete_channel(con, channel.guild.id, channel.id):
+                    log.info("boards of deleted channel %s removed", channel.id)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:

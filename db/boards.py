@@ -22,19 +22,25 @@ INSERT INTO boards (guild_id, channel_id, stat, period, created_by)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (guild_id, channel_id, stat) DO UPDATE SET
     period = EXCLUDED.period, created_by = EXCLUDED.created_by, created_at = now(),
-    content_hash = NULL, next_refresh_at = now(), failures = 0,
+    content_hash = NULL, next_refresh_at = now(), failures = 0, revision = boards.revision + 1,
     disabled_at = NULL, disabled_reason = NULL
 RETURNING id, (xmax = 0) AS inserted
 """
 
-COUNT = "SELECT count(*) FROM boards WHERE guild_id = $1"
+# Boards turned off do not count: a board whose channel is gone could not be removed.
+COUNT = "SELECT count(*) FROM boards WHERE guild_id = $1 AND disabled_at IS NULL"
 
 EXISTS = "SELECT true FROM boards WHERE guild_id = $1 AND channel_id = $2 AND stat = $3"
 
 REMOVE = """
 DELETE FROM boards WHERE guild_id = $1 AND channel_id = $2 AND stat = $3
-RETURNING id, channel_id, message_id
+RETURNING message_id
 """
+
+STILL_THERE = "SELECT true FROM boards WHERE id = $1"
+
+# The channels that hold a board: the gateway's delete events elsewhere are ignored.
+CHANNELS = "SELECT DISTINCT channel_id FROM boards WHERE disabled_at IS NULL"
 
 LIST = """
 SELECT id, guild_id, channel_id, stat, period, created_by, created_at, message_id,
@@ -55,7 +61,7 @@ FROM (
 ) due
 WHERE b.id = due.id
 RETURNING b.id, b.guild_id, b.channel_id, b.stat, b.period, b.message_id, b.posts,
-          b.content_hash, b.checked_at, b.failures
+          b.content_hash, b.checked_at, b.failures, b.revision
 """
 
 RENEW = """
@@ -63,27 +69,39 @@ UPDATE boards SET leased_until = now() + make_interval(secs => $3)
 WHERE id = ANY($1::bigint[]) AND leased_by = $2
 """
 
-# The refresh's outcome. A message seen deleted meanwhile (``message_id`` no longer the
-# one the refresh started from) stays deleted: the next refresh posts it anew.
+# The refresh's outcome ($3: the message it started from, $4: the one it leaves). A
+# message it posted is always kept (it is the live one). Otherwise a message seen deleted
+# meanwhile (the stored one is no longer $3) stays deleted, to be posted anew. If the
+# board changed meanwhile ($9: the revision claimed), it is due again at once.
 RECORD = """
 UPDATE boards SET
-    message_id = CASE WHEN message_id IS NOT DISTINCT FROM $3 THEN $4 ELSE message_id END,
+    message_id = CASE WHEN $4::bigint IS DISTINCT FROM $3::bigint
+                        OR message_id IS NOT DISTINCT FROM $3::bigint
+                      THEN $4 ELSE message_id END,
     posts = $5,
-    content_hash = CASE WHEN message_id IS NOT DISTINCT FROM $3 THEN $6 ELSE NULL END,
+    content_hash = CASE WHEN revision = $9
+                             AND ($4::bigint IS DISTINCT FROM $3::bigint
+                                  OR message_id IS NOT DISTINCT FROM $3::bigint)
+                        THEN $6 END,
     checked_at = coalesce($7, checked_at),
     refreshed_at = now(),
-    next_refresh_at = CASE WHEN message_id IS NOT DISTINCT FROM $3
+    next_refresh_at = CASE WHEN revision = $9
+                                AND ($4::bigint IS DISTINCT FROM $3::bigint
+                                     OR message_id IS NOT DISTINCT FROM $3::bigint)
                            THEN now() + make_interval(secs => $8) ELSE now() END,
     failures = 0, leased_by = NULL, leased_until = NULL
 WHERE id = $1 AND leased_by = $2
 RETURNING id
 """
 
-# Boards whose render had not changed: their next refresh, in one statement.
+# Boards whose render had not changed ($1 ids, $4 the revisions claimed): their next
+# refresh, in one statement; one changed meanwhile is due at once.
 RELEASE = """
-UPDATE boards SET refreshed_at = now(), next_refresh_at = now() + make_interval(secs => $3),
-    failures = 0, leased_by = NULL, leased_until = NULL
-WHERE id = ANY($1::bigint[]) AND leased_by = $2
+UPDATE boards b SET refreshed_at = now(), failures = 0, leased_by = NULL, leased_until = NULL,
+    next_refresh_at = CASE WHEN b.revision = u.revision
+                           THEN now() + make_interval(secs => $3) ELSE now() END
+FROM unnest($1::bigint[], $4::int[]) AS u (id, revision)
+WHERE b.id = u.id AND b.leased_by = $2
 """
 
 # Boards a stopping process did not get to: free for the next one at once, still due.
@@ -114,21 +132,28 @@ WHERE guild_id = $1 AND disabled_at IS NULL
 RETURNING id
 """
 
-DISABLE_CHANNEL = """
-UPDATE boards SET disabled_at = now(), disabled_reason = $2, leased_by = NULL,
-    leased_until = NULL
-WHERE channel_id = $1 AND disabled_at IS NULL
-RETURNING id
-"""
+# A deleted channel's boards go: their messages went with it, and Discord offers no
+# deleted channel to /board remove.
+DELETE_CHANNEL = "DELETE FROM boards WHERE guild_id = $1 AND channel_id = $2 RETURNING id"
+
+# A board whose channel Discord says is unknown (deleted while no process heard it).
+DELETE_BOARD = "DELETE FROM boards WHERE id = $1"
 
 # Messages Discord said were deleted: their boards post anew at the next cycle.
 MESSAGES_GONE = """
-UPDATE boards SET message_id = NULL, content_hash = NULL, next_refresh_at = now()
+UPDATE boards SET message_id = NULL, content_hash = NULL, next_refresh_at = now(),
+    revision = revision + 1
 WHERE message_id = ANY($1::bigint[])
 RETURNING id
 """
 
-NEXT_DUE = "SELECT min(next_refresh_at) FROM boards WHERE disabled_at IS NULL"
+# Seconds until a board can next be claimed (due, and its lease free); NULL: no board.
+# Computed by the database's clock, the one the claims use.
+NEXT_DUE = """
+SELECT extract(epoch FROM min(greatest(next_refresh_at, coalesce(leased_until, next_refresh_at)))
+               - now())::float8
+FROM boards WHERE disabled_at IS NULL
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +170,7 @@ class BoardClaim:
     content_hash: str | None
     checked_at: datetime | None
     failures: int
+    revision: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +208,26 @@ async def add(
     return Added(row["id"], row["inserted"])
 
 
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """A board removed, and its message (None if it had none)."""
+
+    message_id: int | None
+
+
 async def remove(
     con: asyncpg.Connection, guild_id: int, channel_id: int, stat: str
-) -> asyncpg.Record | None:
-    return await con.fetchrow(REMOVE, guild_id, channel_id, stat)
+) -> Removed | None:
+    row = await con.fetchrow(REMOVE, guild_id, channel_id, stat)
+    return None if row is None else Removed(row["message_id"])
+
+
+async def still_there(con: asyncpg.Connection, board_id: int) -> bool:
+    return bool(await con.fetchval(STILL_THERE, board_id))
+
+
+async def channels(con: asyncpg.Connection) -> set[int]:
+    return {r["channel_id"] for r in await con.fetch(CHANNELS)}
 
 
 async def list_boards(con: asyncpg.Connection, guild_id: int) -> list[asyncpg.Record]:
@@ -227,15 +269,17 @@ async def record(
         content_hash,
         checked_at,
         refresh_seconds,
+        board.revision,
     )
     return row is not None
 
 
 async def release(
-    con: asyncpg.Connection, ids: Sequence[int], holder: str, refresh_seconds: float
+    con: asyncpg.Connection, claims: Sequence[BoardClaim], holder: str, refresh_seconds: float
 ) -> None:
-    if ids:
-        await con.execute(RELEASE, list(ids), holder, refresh_seconds)
+    if claims:
+        ids, revisions = [c.id for c in claims], [c.revision for c in claims]
+        await con.execute(RELEASE, ids, holder, refresh_seconds, revisions)
 
 
 async def unlease(con: asyncpg.Connection, ids: Sequence[int], holder: str) -> None:
@@ -255,8 +299,12 @@ async def disable_guild(con: asyncpg.Connection, guild_id: int, reason: str) -> 
     return len(await con.fetch(DISABLE_GUILD, guild_id, reason))
 
 
-async def disable_channel(con: asyncpg.Connection, channel_id: int, reason: str) -> int:
-    return len(await con.fetch(DISABLE_CHANNEL, channel_id, reason))
+async def delete_channel(con: asyncpg.Connection, guild_id: int, channel_id: int) -> int:
+    return len(await con.fetch(DELETE_CHANNEL, guild_id, channel_id))
+
+
+async def delete_board(con: asyncpg.Connection, board_id: int) -> None:
+    await con.execute(DELETE_BOARD, board_id)
 
 
 async def messages_gone(con: asyncpg.Connection, message_ids: Sequence[int]) -> int:
@@ -265,5 +313,5 @@ async def messages_gone(con: asyncpg.Connection, message_ids: Sequence[int]) -> 
     return len(await con.fetch(MESSAGES_GONE, list(message_ids)))
 
 
-async def next_due(con: asyncpg.Connection) -> datetime | None:
+async def seconds_to_next(con: asyncpg.Connection) -> float | None:
     return await con.fetchval(NEXT_DUE)

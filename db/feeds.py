@@ -66,7 +66,9 @@ VALUES ($1, $2, $3::text[], true, $4, now())
 ON CONFLICT (guild_id) DO UPDATE SET
     channel_id = EXCLUDED.channel_id, kinds = EXCLUDED.kinds, enabled = true,
     disabled_reason = NULL, disabled_at = NULL, updated_by = EXCLUDED.updated_by,
-    updated_at = now()
+    updated_at = now(),
+    enabled_since = CASE WHEN feeds.enabled THEN coalesce(feeds.enabled_since, now())
+                         ELSE now() END
 """
 
 # Queued rows the new filter no longer admits are not posted.

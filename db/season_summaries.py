@@ -11,13 +11,13 @@ from datetime import date, datetime
 
 import asyncpg
 
-# Guilds with a feed on and a player tracked before the season ended, not claimed yet
-# for that season. (A guild that set up its feed or tracking after the end has no
-# season to sum up.)
+# Guilds whose feed was on before the season ended ($1) and that tracked a player by
+# then, not claimed yet for that season. (A guild that set up its feed or tracking
+# after the end has no season to sum up.)
 OWED = """
 SELECT f.guild_id, f.channel_id
 FROM feeds f
-WHERE f.enabled
+WHERE f.enabled AND f.enabled_since < $1
   AND EXISTS (SELECT 1 FROM tracked_players t WHERE t.guild_id = f.guild_id AND t.added_at < $1)
   AND NOT EXISTS (SELECT 1 FROM season_summaries s
                   WHERE s.guild_id = f.guild_id AND s.season_end = $1)
@@ -30,20 +30,30 @@ ON CONFLICT (guild_id, season_end) DO NOTHING
 """
 
 # Claimed and not out yet, for the season that ended at $1 (an older season's is not
-# news any more), whose lease is free: taken by this process ($2) for $3 seconds.
+# news any more), whose lease is free: taken by this process ($2) for $3 seconds. It
+# goes to the feed's channel as it is now (a retry after /feed set follows it).
 TAKE_UNSENT = """
 UPDATE season_summaries s SET leased_by = $2,
-    leased_until = now() + make_interval(secs => $3), attempts = s.attempts + 1
+    leased_until = now() + make_interval(secs => $3), attempts = s.attempts + 1,
+    channel_id = free.feed_channel
 FROM (
-    SELECT guild_id, season_end FROM season_summaries
-    WHERE season_end = $1 AND sent_at IS NULL AND skipped IS NULL
-      AND (leased_until IS NULL OR leased_until < now())
-    ORDER BY guild_id
+    SELECT ss.guild_id, ss.season_end, f.channel_id AS feed_channel
+    FROM season_summaries ss JOIN feeds f ON f.guild_id = ss.guild_id AND f.enabled
+    WHERE ss.season_end = $1 AND ss.sent_at IS NULL AND ss.skipped IS NULL
+      AND (ss.leased_until IS NULL OR ss.leased_until < now())
+    ORDER BY ss.guild_id
     LIMIT $4
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF ss SKIP LOCKED
 ) free
 WHERE s.guild_id = free.guild_id AND s.season_end = free.season_end
-RETURNING s.guild_id, s.season_end, s.channel_id, s.attempts
+RETURNING s.guild_id, s.season_end, s.channel_id, s.attempts, s.claimed_at
+"""
+
+# Claims whose feed was turned off before they went out: not posted.
+DROP_FEEDLESS = """
+UPDATE season_summaries s SET skipped = 'the feed was turned off'
+WHERE s.season_end = $1 AND s.sent_at IS NULL AND s.skipped IS NULL
+  AND NOT EXISTS (SELECT 1 FROM feeds f WHERE f.guild_id = s.guild_id AND f.enabled)
 """
 
 SENT = """
@@ -63,29 +73,26 @@ UPDATE season_summaries SET leased_until = now() + make_interval(secs => $4)
 WHERE guild_id = $1 AND season_end = $2 AND leased_by = $3
 """
 
-GET = "SELECT * FROM season_summaries WHERE guild_id = $1 AND season_end = $2"
 
 # -- the season's leaders --------------------------------------------------------------------
 
 # The guild's players tracked before the season ended.
 _PLAYERS = "SELECT DISTINCT tag FROM tracked_players WHERE guild_id = $1 AND added_at < $3"
 
-# Season totals of the donation counters ($2: the season's start).
-DONATIONS = f"""
-SELECT p.tag, p.name, s.donations AS value
+
+def _season_total(column: str) -> str:
+    """A donation counter's season total ($2: the season's start), across resets."""
+    return f"""
+SELECT p.tag, p.name, s.{column} AS value
 FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
 JOIN player_seasons s ON s.tag = t.tag AND s.season_start = $2
-WHERE s.donations > 0
+WHERE s.{column} > 0
 ORDER BY value DESC, p.name, p.tag LIMIT $4
 """
 
-RECEIVED = f"""
-SELECT p.tag, p.name, s.received AS value
-FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
-JOIN player_seasons s ON s.tag = t.tag AND s.season_start = $2
-WHERE s.received > 0
-ORDER BY value DESC, p.name, p.tag LIMIT $4
-"""
+
+DONATIONS = _season_total("donations")
+RECEIVED = _season_total("received")
 
 
 def _gain(column: str) -> str:
@@ -95,13 +102,15 @@ def _gain(column: str) -> str:
 SELECT p.tag, p.name, e.value - b.value AS value
 FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
 JOIN LATERAL (
-    (SELECT h.{column} AS value FROM player_history h
-     WHERE h.tag = t.tag AND h.observed_at <= $2 ORDER BY h.observed_at DESC LIMIT 1)
-    UNION ALL
-    (SELECT h.{column} FROM player_history h
-     WHERE h.tag = t.tag AND h.observed_at > $2 AND h.observed_at < $3
-     ORDER BY h.observed_at LIMIT 1)
-    LIMIT 1
+    SELECT value FROM (
+        (SELECT 1 AS pick, h.{column} AS value FROM player_history h
+         WHERE h.tag = t.tag AND h.observed_at <= $2 ORDER BY h.observed_at DESC LIMIT 1)
+        UNION ALL
+        (SELECT 2, h.{column} FROM player_history h
+         WHERE h.tag = t.tag AND h.observed_at > $2 AND h.observed_at < $3
+         ORDER BY h.observed_at LIMIT 1)
+    ) both_rows
+    ORDER BY pick LIMIT 1
 ) b ON true
 JOIN LATERAL (
     SELECT h.{column} AS value FROM player_history h
@@ -157,6 +166,7 @@ class Claim:
     season_end: datetime
     channel_id: int
     attempts: int
+    claimed_at: datetime
 
 
 async def owed(con: asyncpg.Connection, season_end: datetime) -> list[asyncpg.Record]:
@@ -188,10 +198,8 @@ async def retry_at(con: asyncpg.Connection, claim: Claim, holder: str, seconds: 
     await con.execute(RETRY_AT, claim.guild_id, claim.season_end, holder, seconds)
 
 
-async def get(
-    con: asyncpg.Connection, guild_id: int, season_end: datetime
-) -> asyncpg.Record | None:
-    return await con.fetchrow(GET, guild_id, season_end)
+async def drop_feedless(con: asyncpg.Connection, season_end: datetime) -> None:
+    await con.execute(DROP_FEEDLESS, season_end)
 
 
 async def leaders(

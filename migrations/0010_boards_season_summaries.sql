@@ -27,6 +27,10 @@ CREATE TABLE boards (
     leased_until     timestamptz,
     -- Discord errors in a row (5xx, timeouts): the refresh backs off.
     failures         integer     NOT NULL DEFAULT 0,
+    -- Raised by whatever makes a refresh in flight stale (/board add changing the
+    -- period, the message seen deleted): that refresh's outcome then leaves the board
+    -- due at once instead of pushing it back a whole interval.
+    revision         integer     NOT NULL DEFAULT 0,
     -- Turned off (lost access, channel deleted, bot removed): why, for /board list.
     disabled_at      timestamptz,
     disabled_reason  text,
@@ -34,6 +38,12 @@ CREATE TABLE boards (
 );
 CREATE INDEX boards_due_idx ON boards (next_refresh_at) WHERE disabled_at IS NULL;
 CREATE INDEX boards_message_idx ON boards (message_id) WHERE message_id IS NOT NULL;
+
+-- When the feed was last turned on: a season-end summary goes only to a feed that was
+-- on before the season ended (a feed set up later has no season to sum up).
+ALTER TABLE feeds ADD COLUMN enabled_since timestamptz;
+UPDATE feeds SET enabled_since = updated_at WHERE enabled;
+ALTER TABLE feeds ALTER COLUMN enabled_since SET DEFAULT now();
 
 -- Season-end summaries: one row per guild and season, claimed before it is posted
 -- (the primary key makes the claim once, whichever process and however late).

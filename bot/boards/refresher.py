@@ -10,13 +10,18 @@ database, and compares the render's hash with the one its message shows:
 - no message yet, or its message was deleted: posted (once: the post carries a
   nonce made from the board and its post count, so a post resumed after a crash
   is answered with the message already made);
-- its channel is gone or the bot can no longer see it: the board is turned off
-  with the reason, shown by /board list.
+- the bot can no longer see its channel or post there: the board is turned off
+  with the reason, shown by /board list; a channel deleted takes its boards along.
+
+Whatever makes a refresh in flight stale (the period changed, the message seen
+deleted) raises the board's revision, and the refresh's outcome then leaves the
+board due at once (db/boards.py).
 
 A deleted message is usually known at once (the gateway's message delete
-events, see cogs/board.py). A message deleted while no process was connected
-is found by a fetch: each board is checked once by each process that starts,
-then every ``verify_seconds``.
+events, see cogs/board.py). A message deleted while no process heard it is
+found by a fetch: each board's message is checked once after each new gateway
+session (a start, or a reconnect that could not resume and so replays no
+events), and besides once a day.
 """
 
 from __future__ import annotations
@@ -32,12 +37,12 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import asyncpg
 import discord
-from discord.http import Route
 
 from bot import leaderboards
+from bot.boards import messages
 from bot.boards.render import board_payload, content_hash
+from bot.cycles import DB_TROUBLE, CycleTask
 from bot.periods import Period
 from db import boards
 from db.boards import BoardClaim
@@ -48,19 +53,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_TASK = "board refresher"
-DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
-UNKNOWN_MESSAGE = 10008
 DELETED_MEMORY = 300.0  # seconds a delete event is remembered
+CHANNELS_MAX_AGE = 60.0  # seconds the set of board channels is trusted
 
 
 class Outcome(Enum):
     UNCHANGED = "unchanged"  # nothing sent; released with the cycle's others
     DONE = "done"  # recorded, failed or turned off on its own
-    SKIPPED = "skipped"  # not refreshed (the process is stopping): its lease is given back
+    SKIPPED = "skipped"  # not refreshed (stopping, or its render failed): lease given back
 
 
-class BoardRefresher:
+class BoardRefresher(CycleTask):
+    task_name = REFRESH_TASK
+
     def __init__(
         self,
         bot: TrackerBot,
@@ -68,12 +74,11 @@ class BoardRefresher:
         batch: int = 100,
         concurrency: int = 8,
         lease_seconds: float = 120.0,
-        verify_seconds: float = 3600.0,
+        verify_seconds: float = 86_400.0,
         retry_base: float = 30.0,
         retry_max: float = 1800.0,
     ) -> None:
-        self.bot = bot
-        self.pool: asyncpg.Pool = bot.pool
+        super().__init__(bot)
         self.batch = batch
         self.lease_seconds = lease_seconds
         self.verify_seconds = verify_seconds
@@ -81,54 +86,25 @@ class BoardRefresher:
         self.retry_max = retry_max
         self.holder = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._limit = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
-        self._stopping = False
-        # Boards whose message this process has seen exist (or posted): the others are
-        # fetched once, so a message deleted while no process was connected is found.
+        # Boards whose message this process has seen exist (or posted) since its gateway
+        # session began: the others are fetched once, so a deletion nobody heard is found.
         self._seen: set[int] = set()
         # Messages the gateway said were deleted lately (monotonic time heard): a delete
         # heard while the post that made the message was being recorded is not lost.
         self._deleted: dict[int, float] = {}
-        # Set at the end of each cycle, then replaced (callers wait for a whole cycle).
-        self.cycle_done = asyncio.Event()
+        # Channels holding a board (and when read): delete events elsewhere cost nothing.
+        self._channels: set[int] = set()
+        self._channels_at = -CHANNELS_MAX_AGE
 
     @property
     def refresh_seconds(self) -> float:
         return self.bot.settings.board_refresh_seconds
 
-    # -- lifecycle
-
-    def start(self) -> None:
-        self._stopping = False
-        self.bot.supervisor.start(REFRESH_TASK, self.run)
-
-    async def stop(self, grace: float = 5.0) -> None:
-        self._stopping = True
-        self._wake.set()
-        await self.bot.supervisor.stop(REFRESH_TASK, timeout=grace)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Refresh until stopped; a database outage is waited out here."""
+    async def before_cycles(self) -> None:
         await self.bot.wait_until_ready()  # the permission checks read the guild cache
-        delay = 1.0
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                wait = await self.run_once()
-                delay = 1.0
-            except DB_TROUBLE as exc:
-                log.warning("board refresher lost the database (%s)", type(exc).__name__)
-                wait, delay = delay, min(delay * 2, 60.0)
-            done, self.cycle_done = self.cycle_done, asyncio.Event()
-            done.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(wait, 0.05))
 
     async def run_once(self) -> float:
-        """Refresh every due board; return seconds until the next one is due."""
+        """Refresh every due board; return seconds until one can next be claimed."""
         while not self._stopping:
             async with self.pool.acquire() as con:
                 claims = await boards.claim(con, self.holder, self.lease_seconds, self.batch)
@@ -136,24 +112,25 @@ class BoardRefresher:
                 break
             renewer = asyncio.create_task(self._renew([c.id for c in claims]))
             try:
-                outcomes = await asyncio.gather(*(self._guarded(c) for c in claims))
+                renders = await self._render_all(claims)
+                outcomes = await asyncio.gather(
+                    *(self._guarded(c, renders.get(c.id)) for c in claims)
+                )
             finally:
                 renewer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewer
             pairs = list(zip(claims, outcomes, strict=True))
-            unchanged = [c.id for c, o in pairs if o is Outcome.UNCHANGED]
-            skipped = [c.id for c, o in pairs if o is Outcome.SKIPPED]
             async with self.pool.acquire() as con:
+                unchanged = [c for c, o in pairs if o is Outcome.UNCHANGED]
                 await boards.release(con, unchanged, self.holder, self.refresh_seconds)
+                skipped = [c.id for c, o in pairs if o is Outcome.SKIPPED]
                 await boards.unlease(con, skipped, self.holder)
             if len(claims) < self.batch:
                 break
         async with self.pool.acquire() as con:
-            due = await boards.next_due(con)
-        if due is None:
-            return self.refresh_seconds
-        return min(self.refresh_seconds, (due - self.bot.clock()).total_seconds())
+            wait = await boards.seconds_to_next(con)
+        return self.refresh_seconds if wait is None else min(self.refresh_seconds, wait)
 
     async def _renew(self, ids: list[int]) -> None:
         while True:
@@ -162,24 +139,52 @@ class BoardRefresher:
                 async with self.pool.acquire() as con:
                     await boards.renew(con, ids, self.holder, self.lease_seconds)
 
-    async def _guarded(self, board: BoardClaim) -> Outcome:
+    async def _render_all(self, claims: list[BoardClaim]) -> dict[int, dict[str, Any]]:
+        """Each claimed board's payload, rendered on one connection (one query a board).
+
+        A board whose render fails (a bug, a stat that no longer exists) is left out and
+        retried later; it does not hold up the others.
+        """
+        renders: dict[int, dict[str, Any]] = {}
+        async with self.pool.acquire() as con:
+            for board in claims:
+                if self._stopping:
+                    break
+                try:
+                    period = Period(board.period)
+                    data = await leaderboards.board(
+                        con, board.guild_id, board.stat, period, self.bot.clock(), 0
+                    )
+                    renders[board.id] = board_payload(board.stat, period, data)
+                except DB_TROUBLE:
+                    raise
+                except Exception:
+                    log.exception("board %s could not be rendered", board.id)
+                    await boards.failed(con, board.id, self.holder, self.retry_max)
+        return renders
+
+    async def _guarded(self, board: BoardClaim, payload: dict[str, Any] | None) -> Outcome:
         async with self._limit:
-            if self._stopping:
+            if self._stopping or payload is None:
                 return Outcome.SKIPPED
-            return await self.refresh(board)
+            try:
+                return await self.refresh(board, payload)
+            except DB_TROUBLE:
+                raise
+            except Exception as exc:
+                log.exception("board %s could not be refreshed", board.id)
+                await self._failed(board, exc, rejected=True)
+                return Outcome.DONE
 
     # -- one board
 
-    async def refresh(self, board: BoardClaim) -> Outcome:
+    async def refresh(self, board: BoardClaim, payload: dict[str, Any]) -> Outcome:
+        """Bring the board's message to ``payload`` (its render now)."""
         problem = self.access_problem(board)
         if problem is not None:
             await self._turn_off(board, problem)
             return Outcome.DONE
-        async with self.pool.acquire() as con:
-            data = await leaderboards.board(
-                con, board.guild_id, board.stat, Period(board.period), self.bot.clock(), 0
-            )
-        payload = board_payload(board.stat, Period(board.period), data, self.refresh_seconds)
+        http = self.bot.http
         digest = content_hash(payload)
         message_id, posts = board.message_id, board.posts
         checked: datetime | None = None
@@ -187,21 +192,30 @@ class BoardRefresher:
             if message_id is not None and digest == board.content_hash:
                 if not self._needs_check(board):
                     return Outcome.UNCHANGED
-                if await self._exists(board.channel_id, message_id):
+                if await messages.exists(http, board.channel_id, message_id):
                     checked = self.bot.clock()
                 else:
                     message_id = None
             elif message_id is not None:
-                if await self._edit(board.channel_id, message_id, payload):
+                if await messages.edit(http, board.channel_id, message_id, payload):
                     checked = self.bot.clock()
                 else:
                     message_id = None
             if message_id is None:
                 posts += 1
-                message = await self._post(board, payload, posts)
-                message_id, checked = int(message["id"]), self.bot.clock()
-        except (discord.Forbidden, discord.NotFound) as exc:
-            await self._turn_off(board, refusal(exc, board.channel_id))
+                if posts > 1:
+                    log.info("board %s: its message is gone; posting it again", board.id)
+                nonce = f"board-{board.id}-{posts}"
+                message_id = await messages.post(http, board.channel_id, payload, nonce)
+                checked = self.bot.clock()
+        except discord.NotFound as exc:
+            if exc.code == messages.UNKNOWN_CHANNEL:
+                await self._channel_gone(board)
+            else:
+                await self._turn_off(board, messages.refusal(exc, board.channel_id))
+            return Outcome.DONE
+        except discord.Forbidden as exc:
+            await self._turn_off(board, messages.refusal(exc, board.channel_id))
             return Outcome.DONE
         except discord.HTTPException as exc:
             await self._failed(board, exc, rejected=exc.status < 500 and exc.status != 429)
@@ -209,6 +223,17 @@ class BoardRefresher:
         except TRANSIENT as exc:
             await self._failed(board, exc, rejected=False)
             return Outcome.DONE
+        await self._record(board, message_id, posts, digest, checked)
+        return Outcome.DONE
+
+    async def _record(
+        self,
+        board: BoardClaim,
+        message_id: int,
+        posts: int,
+        digest: str,
+        checked: datetime | None,
+    ) -> None:
         async with self.pool.acquire() as con:
             kept = await boards.record(
                 con,
@@ -220,24 +245,19 @@ class BoardRefresher:
                 checked_at=checked,
                 refresh_seconds=self.refresh_seconds,
             )
+            removed = not kept and not await boards.still_there(con, board.id)
         if kept:
             self._seen.add(board.id)
-        else:
+        elif removed and message_id != board.message_id:
+            # /board remove ran while this message was being posted: nobody would ever
+            # edit or delete it.
+            await messages.delete(self.bot.http, board.channel_id, message_id)
+        elif not removed:
             log.warning("board %s: lease lost during its refresh", board.id)
         if message_id in self._deleted:
             async with self.pool.acquire() as con:
                 await boards.messages_gone(con, [message_id])
             self.wake()
-        return Outcome.DONE
-
-    async def messages_deleted(self, message_ids: list[int]) -> None:
-        """The gateway says these messages were deleted: their boards post anew."""
-        now = time.monotonic()
-        self._deleted = {m: t for m, t in self._deleted.items() if now - t < DELETED_MEMORY}
-        self._deleted.update(dict.fromkeys(message_ids, now))
-        async with self.pool.acquire() as con:
-            if await boards.messages_gone(con, message_ids):
-                self.wake()
 
     def access_problem(self, board: BoardClaim) -> str | None:
         """Why the board cannot be kept, as the gateway's cache shows it (no request).
@@ -264,51 +284,35 @@ class BoardRefresher:
         return None
 
     def _needs_check(self, board: BoardClaim) -> bool:
-        if board.id not in self._seen:
-            return True
-        if board.checked_at is None:
+        if board.id not in self._seen or board.checked_at is None:
             return True
         return self.bot.clock() - board.checked_at >= timedelta(seconds=self.verify_seconds)
 
-    # -- Discord (the bot's own HTTP client: it keeps to the rate limits, no cache needed)
+    # -- what the gateway says
 
-    async def _exists(self, channel_id: int, message_id: int) -> bool:
-        route = Route(
-            "GET",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-        )
-        try:
-            await self.bot.http.request(route)
-        except discord.NotFound as exc:
-            if exc.code == UNKNOWN_MESSAGE:
-                return False
-            raise
-        return True
+    def new_session(self) -> None:
+        """The gateway started a new session: deletes made meanwhile were not heard, so
+        every message is checked once more."""
+        self._seen.clear()
 
-    async def _edit(self, channel_id: int, message_id: int, payload: dict[str, Any]) -> bool:
-        """Edit the message; False if it was deleted."""
-        route = Route(
-            "PATCH",
-            "/channels/{channel_id}/messages/{message_id}",
-            channel_id=channel_id,
-            message_id=message_id,
-        )
-        try:
-            await self.bot.http.request(route, json=payload)
-        except discord.NotFound as exc:
-            if exc.code == UNKNOWN_MESSAGE:
-                return False
-            raise
-        return True
+    def board_added(self, channel_id: int) -> None:
+        self._channels.add(channel_id)
+        self.wake()
 
-    async def _post(self, board: BoardClaim, payload: dict[str, Any], posts: int) -> Any:
-        route = Route("POST", "/channels/{channel_id}/messages", channel_id=board.channel_id)
-        body = {**payload, "nonce": f"board-{board.id}-{posts}", "enforce_nonce": True}
-        if posts > 1:
-            log.info("board %s: its message is gone; posting it again", board.id)
-        return await self.bot.http.request(route, json=body)
+    async def messages_deleted(self, channel_id: int, message_ids: list[int]) -> None:
+        """The gateway says these messages were deleted: their boards post anew."""
+        now = time.monotonic()
+        if now - self._channels_at > CHANNELS_MAX_AGE:
+            async with self.pool.acquire() as con:
+                self._channels = await boards.channels(con)
+            self._channels_at = now
+        if channel_id not in self._channels:
+            return
+        self._deleted = {m: t for m, t in self._deleted.items() if now - t < DELETED_MEMORY}
+        self._deleted.update(dict.fromkeys(message_ids, now))
+        async with self.pool.acquire() as con:
+            if await boards.messages_gone(con, message_ids):
+                self.wake()
 
     # -- outcomes
 
@@ -317,22 +321,19 @@ class BoardRefresher:
             if await boards.disable(con, board.id, reason):
                 log.warning("board %s of guild %s turned off: %s", board.id, board.guild_id, reason)
 
+    async def _channel_gone(self, board: BoardClaim) -> None:
+        # Discord says the channel does not exist: the board goes with it (its message
+        # did), as when the gateway reports the deletion.
+        async with self.pool.acquire() as con:
+            await boards.delete_board(con, board.id)
+        log.warning("board %s removed: its channel %s was deleted", board.id, board.channel_id)
+
     async def _failed(self, board: BoardClaim, exc: BaseException, *, rejected: bool) -> None:
         delay = min(self.retry_base * 2.0 ** min(board.failures, 16), self.retry_max)
         if rejected:
             # A request Discord will never accept (a bug of ours): said loudly, retried slowly.
-            log.error("Discord rejected board %s (%r); retrying in %.0f s", board.id, exc, delay)
+            log.error("board %s failed (%r); retrying in %.0f s", board.id, exc, delay)
         else:
             log.warning("could not refresh board %s (%r); retrying in %.0f s", board.id, exc, delay)
         async with self.pool.acquire() as con:
             await boards.failed(con, board.id, self.holder, delay)
-
-
-def refusal(exc: discord.HTTPException, channel_id: int) -> str:
-    """Why Discord refused a board's channel, for /board list."""
-    if isinstance(exc, discord.NotFound):
-        return f"Its channel <#{channel_id}> was deleted (Discord: {exc.text or 'not found'})."
-    return (
-        f"Discord refused me in <#{channel_id}> ({exc.text or 'missing access'}): "
-        "I can no longer see it or post there."
-    )

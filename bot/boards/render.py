@@ -29,7 +29,7 @@ def every(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
-def board_embed(stat: str, period: Period, board: Board, refresh_seconds: float) -> discord.Embed:
+def board_embed(stat: str, period: Period, board: Board) -> discord.Embed:
     ranked = rank(board.standings)
     top = ranked[:TOP]
     gains = signed(stat, period)
@@ -49,7 +49,8 @@ def board_embed(stat: str, period: Period, board: Board, refresh_seconds: float)
         footer.append(f"{PARTIAL} tracked for less than the period")
     if board.pending:
         footer.append(f"{board.pending} without data yet")
-    footer.append(f"Updates every {every(refresh_seconds)} when it changes")
+    # Not the refresh interval: processes set up differently would edit it back and forth.
+    footer.append("Kept up to date by the bot")
     embed = discord.Embed(
         title=heading(stat, period), description=description, colour=discord.Colour.gold()
     )
@@ -57,11 +58,9 @@ def board_embed(stat: str, period: Period, board: Board, refresh_seconds: float)
     return embed
 
 
-def board_payload(
-    stat: str, period: Period, board: Board, refresh_seconds: float
-) -> dict[str, Any]:
+def board_payload(stat: str, period: Period, board: Board) -> dict[str, Any]:
     """The JSON a post or an edit sends: the embed, and no content or mentions."""
-    embed = board_embed(stat, period, board, refresh_seconds)
+    embed = board_embed(stat, period, board)
     return {"content": "", "embeds": [embed.to_dict()], "allowed_mentions": {"parse": []}}
 
 

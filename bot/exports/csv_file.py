@@ -95,6 +95,16 @@ class ExportTooLarge(UserFacingError):
         self.limit, self.rows = limit, rows
 
 
+class ExportNotWritten(UserFacingError):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(
+            "The bot could not write the file on its host "
+            f"({error.strerror or type(error).__name__}), so nothing was sent. "
+            "Try again later, or ask for fewer `days`; the bot's operator may need to "
+            "free disk space."
+        )
+
+
 class BoundedCsv:
     """A CSV file written row by row that refuses to grow past ``limit`` bytes.
 
@@ -129,7 +139,11 @@ class BoundedCsv:
         if self.size > self.limit:
             self.close()
             raise ExportTooLarge(self.limit, self.rows)
-        self._out.write(chunk)
+        try:
+            self._out.write(chunk)
+        except OSError as exc:  # the temporary file's disk is full: not the database's
+            self.close()
+            raise ExportNotWritten(exc) from exc
 
     def finish(self) -> IO[bytes]:
         """The file, rewound for reading; the caller closes it."""

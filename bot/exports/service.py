@@ -17,6 +17,7 @@ row into a ``BoundedCsv`` as it arrives. Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,8 +104,10 @@ async def build(con: asyncpg.Connection, request: ExportRequest, limit: int) -> 
             stream = rows(
                 con, request.kind, request.guild_id, request.tag, request.days, request.now
             )
-            async for row in stream:
-                out.write(row)
+            # Closed at once when the writer gives up (the cursor is the transaction's).
+            async with contextlib.aclosing(stream):
+                async for row in stream:
+                    out.write(row)
     except BaseException:
         out.close()
         raise

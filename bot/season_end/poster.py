@@ -9,14 +9,14 @@ that dies after the post leaves the claim unsent; the next one to take it posts
 with the same nonce and Discord answers with the message already made (within
 the minutes Discord remembers nonces).
 
-A bot that was down over the boundary posts the summary when it is back, late,
-while that season is still the latest one ended.
+A bot that was down over the boundary posts the summary when it is back, late
+(up to SUMMARY_GRACE after the end). Discord remembers nonces for minutes only: a
+retry after an answer that never came (a timeout, a 5xx after the message was
+made) first looks for the summary in the channel, so it is not posted twice.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import os
@@ -25,12 +25,20 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import asyncpg
 import discord
 from discord.http import Route
 
-from bot.clangames.credit import month_of
-from bot.season_end.summary import SUMMARY_DELAY, TOP, next_due_at, season_due, summary_payload
+from bot.cycles import CycleTask
+from bot.season_end.summary import (
+    SUMMARY_GRACE,
+    TOP,
+    next_due_at,
+    season_due,
+    season_games,
+    summary_delay,
+    summary_payload,
+    summary_title,
+)
 from db import season_summaries
 from db.season_summaries import Claim
 
@@ -40,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARY_TASK = "season summaries"
-DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 
 
@@ -50,7 +57,9 @@ def summary_nonce(guild_id: int, season_end: datetime) -> str:
     return "season-" + digest[:18]
 
 
-class SeasonSummaries:
+class SeasonSummaries(CycleTask):
+    task_name = SUMMARY_TASK
+
     def __init__(
         self,
         bot: TrackerBot,
@@ -59,55 +68,26 @@ class SeasonSummaries:
         lease_seconds: float = 120.0,
         retry_base: float = 60.0,
         retry_max: float = 3600.0,
-        delay: timedelta = SUMMARY_DELAY,
+        delay: timedelta | None = None,
     ) -> None:
-        self.bot = bot
-        self.pool: asyncpg.Pool = bot.pool
+        """``delay``: after a season end (default: past the last raid reading)."""
+        super().__init__(bot)
         self.poll_interval = poll_interval
         self.lease_seconds = lease_seconds
         self.retry_base = retry_base
         self.retry_max = retry_max
-        self.delay = delay
+        self.delay = delay or summary_delay(bot.settings.raid_interval_seconds)
         self.holder = f"{os.getpid()}-{secrets.token_hex(4)}"
-        self._wake = asyncio.Event()
-        self._stopping = False
-        # Set at the end of each cycle, then replaced (callers wait for a whole cycle).
-        self.cycle_done = asyncio.Event()
-
-    def start(self) -> None:
-        self._stopping = False
-        self.bot.supervisor.start(SUMMARY_TASK, self.run)
-
-    async def stop(self, grace: float = 5.0) -> None:
-        self._stopping = True
-        self._wake.set()
-        await self.bot.supervisor.stop(SUMMARY_TASK, timeout=grace)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        delay = 1.0
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                wait = await self.run_once()
-                delay = 1.0
-            except DB_TROUBLE as exc:
-                log.warning("season summaries lost the database (%s)", type(exc).__name__)
-                wait, delay = delay, min(delay * 2, 60.0)
-            done, self.cycle_done = self.cycle_done, asyncio.Event()
-            done.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(wait, 0.05))
 
     async def run_once(self) -> float:
         """Claim and post the latest season's summaries; seconds until the next look."""
         now = self.bot.clock()
         start, end = season_due(now, self.delay)
         async with self.pool.acquire() as con:
-            for guild in await season_summaries.owed(con, end):
-                await season_summaries.claim(con, guild["guild_id"], end, guild["channel_id"])
+            if now - end - self.delay <= SUMMARY_GRACE:
+                for guild in await season_summaries.owed(con, end):
+                    await season_summaries.claim(con, guild["guild_id"], end, guild["channel_id"])
+            await season_summaries.drop_feedless(con, end)
         while not self._stopping:
             async with self.pool.acquire() as con:
                 claims = await season_summaries.take_unsent(
@@ -121,10 +101,10 @@ class SeasonSummaries:
         return min(self.poll_interval, following)
 
     async def post(self, claim: Claim, start: datetime) -> None:
-        now = self.bot.clock()
+        games = season_games(start, claim.season_end, self.bot.clock())
         async with self.pool.acquire() as con:
             leaders = await season_summaries.leaders(
-                con, claim.guild_id, start, claim.season_end, month_of(claim.season_end), TOP
+                con, claim.guild_id, start, claim.season_end, games[0], TOP
             )
         if not any(leaders.values()):
             async with self.pool.acquire() as con:
@@ -132,8 +112,14 @@ class SeasonSummaries:
                     con, claim, self.holder, "no tracked player has data for the season"
                 )
             return
+        if claim.attempts > 1:
+            found = await self._posted_already(claim)
+            if found is not None:
+                async with self.pool.acquire() as con:
+                    await season_summaries.sent(con, claim, self.holder, found)
+                return
         payload: dict[str, Any] = {
-            **summary_payload(start, claim.season_end, leaders, now),
+            **summary_payload(start, claim.season_end, leaders, games),
             "nonce": summary_nonce(claim.guild_id, claim.season_end),
             "enforce_nonce": True,
         }
@@ -162,6 +148,24 @@ class SeasonSummaries:
             claim.guild_id,
             claim.season_end,
         )
+
+    async def _posted_already(self, claim: Claim) -> int | None:
+        """The summary's message, if an earlier try made it (its answer lost)."""
+        route = Route("GET", "/channels/{channel_id}/messages", channel_id=claim.channel_id)
+        after = discord.utils.time_snowflake(claim.claimed_at)
+        try:
+            found = await self.bot.http.request(route, params={"after": after, "limit": 100})
+        except (discord.HTTPException, *TRANSIENT) as exc:
+            log.info("could not look for guild %s's summary: %r", claim.guild_id, exc)
+            return None
+        title = summary_title(claim.season_end)
+        me = self.bot.user.id if self.bot.user else None
+        for message in found:
+            embeds = message.get("embeds") or []
+            mine = str(message.get("author", {}).get("id")) == str(me)
+            if mine and embeds and embeds[0].get("title") == title:
+                return int(message["id"])
+        return None
 
     async def _skip(self, claim: Claim, reason: str) -> None:
         log.warning("season summary of guild %s not posted: %s", claim.guild_id, reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import discord
@@ -26,8 +26,19 @@ CATEGORIES: dict[str, str] = {
 
 # After a season ends, its summary waits this long: the game's donation counters can
 # lag the reset by up to two hours (the tracker holds such readings that long), and the
-# raid weekend of the season's last Monday ends at 07:00 UTC, two hours after it.
+# raid weekend of the season's last Monday ends at 07:00 UTC, two hours after it (its
+# last reading comes up to one raid interval later: see ``summary_delay``).
 SUMMARY_DELAY = timedelta(hours=3)
+RAID_END_AFTER_SEASON = timedelta(hours=2)
+# A summary is not started more than this late (a bot down for longer posts nothing
+# for that season: it would be old news).
+SUMMARY_GRACE = timedelta(days=7)
+
+
+def summary_delay(raid_interval_seconds: float) -> timedelta:
+    """How long after a season end its summary waits: past the last raid reading too."""
+    last_raid_read = RAID_END_AFTER_SEASON + timedelta(seconds=raid_interval_seconds + 600)
+    return max(SUMMARY_DELAY, last_raid_read)
 
 
 def season_due(now: datetime, delay: timedelta = SUMMARY_DELAY) -> tuple[datetime, datetime]:
@@ -41,11 +52,27 @@ def next_due_at(now: datetime, delay: timedelta = SUMMARY_DELAY) -> datetime:
     return season_end(now - delay) + delay
 
 
-def games_end(end: datetime) -> datetime:
-    """When the clan games of the season's last month end."""
-    month = month_of(end)
+def games_end(month: date) -> datetime:
+    """When a month's clan games end (and the hour after, for the final readings)."""
     day, hour = GAMES_WINDOW[1]
     return datetime(month.year, month.month, day, hour, tzinfo=UTC)
+
+
+def season_games(start: datetime, end: datetime, now: datetime) -> tuple[date, bool]:
+    """The clan games a season's summary shows, and whether they are over.
+
+    Seasons end on the last Monday (the 22nd to the 31st) and the games run from the
+    22nd to the 28th, so a season's end can fall before, in or after its month's
+    games: the games of the season's last month if they are over by ``now``, else the
+    month before's if they ended during the season, else the running ones, so far.
+    """
+    last = month_of(end)
+    if games_end(last) <= now:
+        return last, True
+    before = month_of(datetime(last.year, last.month, 1, tzinfo=UTC) - timedelta(days=1))
+    if games_end(before) > start:
+        return before, True
+    return last, False
 
 
 def _field(leaders: list[Leader]) -> str:
@@ -56,21 +83,30 @@ def _field(leaders: list[Leader]) -> str:
     )
 
 
+def summary_title(end: datetime) -> str:
+    return f"🏁 Season summary: {end.astimezone(UTC):%B %Y}"
+
+
 def summary_payload(
-    start: datetime, end: datetime, leaders: dict[str, list[Leader]], now: datetime
+    start: datetime,
+    end: datetime,
+    leaders: dict[str, list[Leader]],
+    games: tuple[date, bool],
 ) -> dict[str, Any]:
     embed = discord.Embed(
-        title=f"🏁 Season summary: {end.astimezone(UTC):%B %Y}",
+        title=summary_title(end),
         description=(
             f"The season from {timestamp(start, 'f')} to {timestamp(end, 'f')}: "
             "this server's tracked players who did best."
         ),
         colour=discord.Colour.gold(),
     )
+    month, over = games
     for key, title in CATEGORIES.items():
         name = title
-        if key == "clan_games" and now < games_end(end):
-            name = f"{title} (so far: the games end {timestamp(games_end(end))})"
+        if key == "clan_games":
+            when = f"{month:%B}" if over else f"{month:%B} so far: the games end"
+            name = f"{title} ({when}{'' if over else ' ' + timestamp(games_end(month))})"
         embed.add_field(name=name, value=_field(leaders.get(key, [])), inline=False)
     embed.set_footer(text="Counted from what the tracker saw during the season")
     return {"embeds": [embed.to_dict()], "allowed_mentions": {"parse": []}}

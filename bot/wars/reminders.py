@@ -12,8 +12,6 @@ after its moment, does not post.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ import asyncpg
 import discord
 from discord.http import Route
 
+from bot.cycles import CycleTask
 from bot.embeds import literal, timestamp
 from bot.timeutil import utcnow
 from db import war_reminders
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REMINDER_TASK = "war reminders"
-DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 TRANSIENT = (OSError, TimeoutError, discord.DiscordServerError)
 MAX_CONTENT = 2000
 MAX_MENTIONS = 100  # Discord's limit of users in allowed_mentions
@@ -87,7 +85,9 @@ def nonce(post_id: int, part: int) -> str:
     return f"warrem-{post_id}" if part == 0 else f"warrem-{post_id}-{part}"
 
 
-class WarReminders:
+class WarReminders(CycleTask):
+    task_name = REMINDER_TASK
+
     def __init__(
         self,
         bot: TrackerBot,
@@ -95,41 +95,9 @@ class WarReminders:
         poll_interval: float = 15.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.bot = bot
-        self.pool: asyncpg.Pool = bot.pool
+        super().__init__(bot)
         self.poll_interval = poll_interval
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._stopping = False
-        # Set at the end of each cycle, then replaced (callers wait for a whole cycle).
-        self.cycle_done = asyncio.Event()
-
-    def start(self) -> None:
-        self._stopping = False
-        self.bot.supervisor.start(REMINDER_TASK, self.run)
-
-    async def stop(self, grace: float = 5.0) -> None:
-        self._stopping = True
-        self._wake.set()
-        await self.bot.supervisor.stop(REMINDER_TASK, timeout=grace)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        delay = 1.0
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                wait = await self.run_once()
-                delay = 1.0
-            except DB_TROUBLE as exc:
-                log.warning("war reminders lost the database (%s)", type(exc).__name__)
-                wait, delay = delay, min(delay * 2, 60.0)
-            done, self.cycle_done = self.cycle_done, asyncio.Event()
-            done.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(wait, 0.05))
 
     async def run_once(self) -> float:
         """Claim and post what is due; return seconds until the next look."""

@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.boards.refresher import BoardRefresher
 from tests.cogs.activity_helpers import member, poll, publish, track_clan
 from tests.cogs.board_helpers import (
     BOARD_CHANNEL,
@@ -23,7 +25,7 @@ from tests.cogs.board_helpers import (
 from tests.db.test_history import DAY, seed_player
 from tests.harness import GUILD_ID, MANAGE_GUILD, Harness, bot_on, fakes, opt, sub
 
-VIEW = 1 << 10
+VIEW, READ_HISTORY = 1 << 10, 1 << 16
 PATCH = ("PATCH", f"/channels/{BOARD_CHANNEL}/messages/")
 
 
@@ -182,21 +184,112 @@ async def test_a_refusal_by_discord_turns_the_board_off(harness: Harness) -> Non
     assert reason is not None and "refused" in reason
 
 
-async def test_a_deleted_channel_turns_the_board_off(harness: Harness) -> None:
+async def test_a_deleted_channel_takes_its_boards_along(harness: Harness) -> None:
+    """Its messages are gone with it, and Discord offers no deleted channel to /board
+    remove: the boards go, and free their places in the limit."""
     await seed(harness, ("#2PP", "Alpha", 1500))
     await add_board(harness, "trophies")
     await board_message(harness)
     harness.discord.delete_channel(BOARD_CHANNEL)
 
-    async def reason() -> str | None:
+    async def count() -> int:
         async with harness.pool.acquire() as con:
-            return await con.fetchval("SELECT disabled_reason FROM boards")
+            return int(await con.fetchval("SELECT count(*) FROM boards"))
 
-    for _ in range(50):
-        if await reason():
+    for _ in range(100):
+        if not await count():
             break
-        await asyncio.sleep(0.1)
-    assert "was deleted" in (await reason() or "")
+        await asyncio.sleep(0.05)
+    assert await count() == 0
+
+
+async def test_a_channel_deleted_while_nobody_heard_is_found(harness: Harness) -> None:
+    await seed(harness, ("#2PP", "Alpha", 1500))
+    await add_board(harness, "trophies")
+    await board_message(harness)
+    await refresher(harness).stop()
+    # Unknown to Discord now, though the cache still holds it (no event came).
+    harness.discord.fail_channel(BOARD_CHANNEL, 404)
+    await set_trophies(harness, "#2PP", 1600)
+    async with harness.pool.acquire() as con:
+        await con.execute("UPDATE boards SET next_refresh_at = now()")
+    await BoardRefresher(harness.bot).run_once()
+    async with harness.pool.acquire() as con:
+        assert await con.fetchval("SELECT count(*) FROM boards") == 0
+
+
+async def test_without_read_message_history_a_board_is_refused_but_kept_if_lost(
+    harness: Harness,
+) -> None:
+    """Adding needs it (the message is read back to check it exists); a board that
+    loses it later is not turned off: the check is skipped, edits go on."""
+    deny = {"id": str(harness.discord.bot_user_id), "type": 1, "allow": "0",
+            "deny": str(READ_HISTORY)}  # fmt: skip
+    guild = harness.bot.get_guild(GUILD_ID)
+    assert guild is not None
+
+    def can_read() -> bool:
+        return guild.get_channel(BOARD_CHANNEL).permissions_for(guild.me).read_message_history  # type: ignore[union-attr]
+
+    harness.discord.set_overwrites(BOARD_CHANNEL, [deny])
+    await harness.discord.wait_for(lambda: not can_read(), 10)
+    refused = await add_board(harness, "trophies")
+    assert refused.ephemeral and "Read Message History" in refused.content
+    harness.discord.set_overwrites(BOARD_CHANNEL, [])
+    await harness.discord.wait_for(can_read, 10)
+    await seed(harness, ("#2PP", "Alpha", 1500))
+    await add_board(harness, "trophies")
+    message = await board_message(harness)
+    harness.discord.set_overwrites(BOARD_CHANNEL, [deny])
+    await harness.discord.wait_for(lambda: not can_read(), 10)
+    refresher(harness).new_session()  # a new gateway session: every message is checked
+    await cycle(harness)
+    await set_trophies(harness, "#2PP", 1600)
+    await cycle(harness)
+    async with harness.pool.acquire() as con:
+        assert await con.fetchval("SELECT disabled_at FROM boards") is None
+    assert message.edits == 1
+
+
+async def test_remove_while_its_message_is_being_posted_leaves_no_stray_message(
+    harness: Harness,
+) -> None:
+    await seed(harness, ("#2PP", "Alpha", 1500))
+    await refresher(harness).stop()
+    await add_board(harness, "trophies")
+    racer = BoardRefresher(harness.bot)
+    original = racer.refresh
+
+    async def refresh_then_removed(board: Any, payload: Any) -> Any:
+        async with harness.pool.acquire() as con:
+            await con.execute("DELETE FROM boards")  # /board remove, mid-refresh
+        return await original(board, payload)
+
+    racer.refresh = refresh_then_removed  # type: ignore[method-assign]
+    await racer.run_once()
+    assert harness.discord.channel_messages[BOARD_CHANNEL]  # it was posted ...
+    assert harness.discord.live_messages(BOARD_CHANNEL) == []  # ... and taken back
+
+
+async def test_a_period_changed_during_a_refresh_is_shown_at_once(harness: Harness) -> None:
+    await seed(harness, ("#2PP", "Alpha", 1500))
+    await add_board(harness, "trophies")
+    message = await board_message(harness)
+    await refresher(harness).stop()
+    racer = BoardRefresher(harness.bot)
+    original = racer.refresh
+
+    async def refresh_while_changed(board: Any, payload: Any) -> Any:
+        await add_board(harness, "trophies", period="7d")  # rendered already: stale
+        return await original(board, payload)
+
+    racer.refresh = refresh_while_changed  # type: ignore[method-assign]
+    async with harness.pool.acquire() as con:
+        await con.execute("UPDATE boards SET next_refresh_at = now(), content_hash = 'x'")
+    await racer.run_once()
+    racer.refresh = original  # type: ignore[method-assign]
+    await racer.run_once()  # due again at once, not in an hour
+    assert message.embeds[0]["title"] == "Trophies: gain over 7 days"
 
 
 async def test_ten_boards_a_guild(harness: Harness) -> None:
@@ -264,8 +357,6 @@ async def test_two_refreshers_edit_each_board_once(harness: Harness) -> None:
     messages = harness.discord.live_messages(BOARD_CHANNEL)
     assert len(messages) == 4
     await refresher(harness).stop()
-    from bot.boards.refresher import BoardRefresher
-
     first, second = BoardRefresher(harness.bot), BoardRefresher(harness.bot)
     await asyncio.gather(first.run_once(), second.run_once())  # both check every message once
     for round_ in range(3):
@@ -277,3 +368,34 @@ async def test_two_refreshers_edit_each_board_once(harness: Harness) -> None:
     assert trophies.edits == 3
     assert sum(m.edits for m in messages) == 3
     assert harness.discord.live_messages(BOARD_CHANNEL) == messages
+
+
+async def test_a_delete_heard_while_the_replacement_is_posted_leaves_one_message(
+    harness: Harness,
+) -> None:
+    await seed(harness, ("#2PP", "Alpha", 1500))
+    await add_board(harness, "trophies")
+    first = await board_message(harness)
+    await refresher(harness).stop()
+    racer = BoardRefresher(harness.bot)
+    original = racer.refresh
+
+    async def refresh_while_deleted(board: Any, payload: Any) -> Any:
+        first.deleted = True  # the refresh's edit will find it gone and post anew ...
+        await racer.messages_deleted(BOARD_CHANNEL, [first.id])  # ... as the event lands
+        return await original(board, payload)
+
+    racer.refresh = refresh_while_deleted  # type: ignore[method-assign]
+    await set_trophies(harness, "#2PP", 1600)
+    async with harness.pool.acquire() as con:
+        await con.execute("UPDATE boards SET next_refresh_at = now()")
+    await racer.run_once()
+    racer.refresh = original  # type: ignore[method-assign]
+    for _ in range(3):
+        async with harness.pool.acquire() as con:
+            await con.execute("UPDATE boards SET next_refresh_at = now()")
+        await racer.run_once()
+    (live,) = harness.discord.live_messages(BOARD_CHANNEL)
+    async with harness.pool.acquire() as con:
+        assert await con.fetchval("SELECT message_id FROM boards") == live.id
+    assert "1,600" in lines(live)[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot import leaderboards
 from bot.exports.csv_file import neutralise
@@ -312,3 +313,70 @@ async def test_clan_games(harness: Harness) -> None:
     assert got[1]["name"] == "'" + HOSTILE and got[0]["clan_name"] == activity.CLAN_NAME
     only = table(await harness.run("export", opt("kind", "clangames"), opt("tag", bob)))
     assert [r["points"] for r in only] == ["750"]
+
+
+async def test_a_war_between_two_tracked_clans_lists_each_attack_once(harness: Harness) -> None:
+    """Both clans' wars are stored, each with every attack: the export takes one copy."""
+    await track_clan(harness)
+    await track_clan(harness, OPPONENT, "Their Clan")
+    now = datetime.now(UTC)
+    war = ScriptedWar(
+        CLAN,
+        "Our Clan",
+        OPPONENT,
+        "Their Clan",
+        lineup(OURS, names=["Ann", "Bo", "Cid"]),
+        lineup(THEIRS, names=["Xi", "Yu", "Zo"]),
+        preparation_start=now - timedelta(hours=27),
+    )
+    war.begin_battle()
+    war.attack(OURS[0], THEIRS[0], 2, 80)
+    war.attack(THEIRS[1], OURS[1], 3, 100)
+    harness.coc.serve_war(war)
+    await poll_wars(harness)
+    async with harness.pool.acquire() as con:
+        assert await con.fetchval("SELECT count(*) FROM wars") == 2  # one per side
+    got = table(await harness.run("export", opt("kind", "wars")))
+    assert [(r["attack_order"], r["attacker_tag"]) for r in got] == [
+        ("1", OURS[0]),
+        ("2", THEIRS[1]),
+    ]
+    first_clan = min(CLAN, OPPONENT)
+    assert {r["clan_tag"] for r in got} == {first_clan}
+    theirs = table(await harness.run("export", opt("kind", "wars"), opt("tag", THEIRS[1])))
+    assert [r["defender_tag"] for r in theirs] == [OURS[1]]
+
+
+async def test_discord_refusing_the_upload_is_said_plainly(harness: Harness) -> None:
+    """Discord's own size check can refuse a file the bot measured as fitting (its limit
+    fell since the command began): the reply says so, nothing is attached."""
+    now = datetime.now(UTC)
+    await seed_player(harness.pool, "#2PP", "Ann", [(now - DAY, {"trophies": 4000})])
+    original = harness.discord._followup
+
+    async def limit_fell(q: Any) -> Any:
+        harness.discord.attachment_size_limit = 10
+        for it in harness.discord.interactions.values():
+            it.raw["attachment_size_limit"] = 10
+        return await original(q)
+
+    harness.discord._followup = limit_fell  # type: ignore[method-assign]
+    for i, route in enumerate(harness.discord._routes):
+        if route[3] == original:
+            harness.discord._routes[i] = (*route[:3], limit_fell)
+    reply = await harness.run("export", opt("kind", "leaderboard"))
+    assert reply.ephemeral and "larger than" in reply.content
+    assert not reply.files
+
+
+async def test_one_export_at_a_time_per_server(harness: Harness) -> None:
+    now = datetime.now(UTC)
+    await seed_player(harness.pool, "#2PP", "Ann", [(now - DAY, {"trophies": 4000})])
+    async with harness.pool.acquire() as con, con.transaction():
+        # The first export waits on this lock while it streams; the second is refused.
+        await con.execute("LOCK TABLE tracked_players IN ACCESS EXCLUSIVE MODE")
+        first = await harness.send("export", opt("kind", "leaderboard"))
+        await harness.discord.wait_for(lambda: first.deferred, 10)
+        second = await harness.run("export", opt("kind", "leaderboard"), user_id=77)
+        assert second.ephemeral and "being made right now" in second.content
+    assert len(table(await first.wait_response())) == 1

@@ -245,6 +245,7 @@ class FakeDiscord(MemberRoutes):
         r("GET", "/channels/{cid}", lambda q: self._ok(self._channel(q)))
         r("POST", "/channels/{cid}/typing", self._typing)
         r("POST", "/channels/{cid}/messages", self._post_message)
+        r("GET", "/channels/{cid}/messages", self._list_channel_messages)
         r("GET", "/channels/{cid}/messages/{mid}", self._get_channel_message)
         r("PATCH", "/channels/{cid}/messages/{mid}", self._edit_channel_message)
         r("DELETE", "/channels/{cid}/messages/{mid}", self._delete_channel_message)
@@ -921,6 +922,20 @@ class FakeDiscord(MemberRoutes):
             member = {k: v for k, v in self._member_obj(msg.raw["author"]).items() if k != "user"}
             self._emit("MESSAGE_CREATE", {**msg.raw, "member": member})
         return msg.raw
+
+    async def _list_channel_messages(self, q: _Req) -> list[JSON]:
+        """A channel's history as Discord serves it (with Read Message History): the
+        ``limit`` (up to 100) messages next after ``after``, or the latest, newest first."""
+        channel = self._channel(q)
+        self._require(channel, READ_MESSAGE_HISTORY)
+        limit = max(1, min(int(q.query.get("limit", 50)), 100))
+        live = self.live_messages(int(channel["id"]))
+        if "after" in q.query:
+            after = int(q.query["after"])
+            chosen = [m for m in live if m.id > after][:limit]
+        else:
+            chosen = live[-limit:]
+        return [m.raw for m in reversed(chosen)]
 
     async def _get_channel_message(self, q: _Req) -> JSON:
         # Discord: reading a message needs View Channel and Read Message History.

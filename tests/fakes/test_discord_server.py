@@ -353,6 +353,40 @@ async def test_files_over_the_interactions_size_limit_are_refused(env: Env) -> N
         del env.log.records[logged:]
 
 
+async def test_a_bots_own_messages_follow_discords_rules(env: Env) -> None:
+    """Fetch needs Read Message History, edit only the author's own, delete another's
+    needs Manage Messages; deletes, history and channel changes reach the bot."""
+    fake, bot = env.fake, env.bot
+    fake.add_channel(GUILD, 6100, name="boards")
+    channel = await fake.wait_for(lambda: bot.get_channel(6100), 10, "the new channel")
+    assert isinstance(channel, discord.TextChannel)
+    mine = await channel.send("mine")
+    other = await channel.send("theirs")
+    fake.messages[other.id].raw["author"] = fake.user(77)  # as if a member wrote it
+    with pytest.raises(discord.Forbidden) as not_author:
+        await other.edit(content="x")
+    assert not_author.value.code == 50005
+    fake.set_overwrites(6100, [{"id": str(fake.bot_user_id), "type": 1, "allow": "0",
+                                "deny": str(1 << 13 | 1 << 16)}])  # fmt: skip
+    with pytest.raises(discord.Forbidden):
+        await channel.fetch_message(mine.id)  # no Read Message History
+    with pytest.raises(discord.Forbidden):
+        await other.delete()  # no Manage Messages
+    await mine.edit(content="edited")  # its own: allowed without either
+    fake.set_overwrites(6100, [])
+    assert [m.content async for m in channel.history(after=discord.Object(0))] == [
+        "edited",
+        "theirs",
+    ]
+    heard = asyncio.ensure_future(bot.wait_for("raw_message_delete", timeout=10))
+    fake.delete_message(6100, other.id)
+    assert (await heard).message_id == other.id
+    assert fake.live_messages(6100) == [fake.messages[mine.id]]
+    gone = asyncio.ensure_future(bot.wait_for("guild_channel_delete", timeout=10))
+    fake.delete_channel(6100)
+    assert (await gone).id == 6100 and fake.live_messages(6100) == []
+
+
 async def test_wrong_token_is_login_failure(env: Env) -> None:
     bot = MiniBot()
     async with bot:

@@ -2,24 +2,22 @@
 
 Players' stats change, a board's message is deleted (with the gateway's event, or while
 no process heard it), refreshers of two processes run alone or at once, a process
-restarts (its memory of checked messages gone), time passes (the hourly check of each
-message). After every step no board has two live messages and no edit changed nothing;
-at a settled moment (an hour passed and one refresh ran) every board has exactly one
-live message, the one stored, showing what a render of the database shows now.
+restarts or its gateway session is new (its memory of checked messages gone), a day
+passes (the daily check of each message). After every step no board has two live
+messages and no edit changed nothing; at a settled moment (a day passed and one
+refresh ran) every board has exactly one live message, the one stored, showing what a
+render of the database shows now.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from pathlib import Path
-from tempfile import gettempdir
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import invariant, rule
 
 from bot import leaderboards
 from bot.boards.refresher import BoardRefresher
@@ -28,38 +26,22 @@ from bot.periods import Period
 from db import boards
 from tests.db.test_history import seed_player
 from tests.db_fixtures import PgServer
-from tests.fakes.coc_api import FakeCocApi
-from tests.fakes.discord_server import FakeDiscord, Message
-from tests.harness import GUILD_ID, bot_on
-from tests.state_machines import run_machine
+from tests.fakes.discord_server import Message
+from tests.harness import GUILD_ID
+from tests.state_machines import BotTimeline, run_machine
 
 CHANNEL = 7500
 TAGS = ("#2PP", "#2PQ", "#2PR")
 STATS = ("trophies", "war_stars")
 
 
-class BoardTimeline(RuleBasedStateMachine):
-    def __init__(self, server: PgServer) -> None:
-        super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.server = server
-        self.stack = contextlib.AsyncExitStack()
-        self.run(self._setup())
+class BoardTimeline(BotTimeline):
+    env: ClassVar[dict[str, str]] = {"BOARD_REFRESH_SECONDS": "3600"}
 
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    async def _setup(self) -> None:
-        self.dsn = await self.server.new_database()
-        self.fake = FakeDiscord(guild_ids=(GUILD_ID,))
-        self.coc = FakeCocApi(tokens=("test-token",))
-        await self.fake.start()
-        await self.coc.start()
+    def build(self) -> None:
         self.fake.add_channel(GUILD_ID, CHANNEL, name="boards")
-        data_dir = Path(gettempdir()) / f"board-model-{os.getpid()}"
-        self.h = await self.stack.enter_async_context(
-            bot_on(self.fake, self.coc, self.dsn, data_dir, BOARD_REFRESH_SECONDS="3600")
-        )
+
+    async def seed(self) -> None:
         cog: Any = self.h.bot.get_cog("BoardCog")
         await cog.refresher.stop()  # the timeline runs the refreshers itself
         # The gateway's delete events reach refresher A's memory, as the cog's would.
@@ -71,21 +53,6 @@ class BoardTimeline(RuleBasedStateMachine):
             for stat in STATS:
                 await boards.add(con, GUILD_ID, CHANNEL, stat, "current", 1, 10)
         await self.refreshers[0].run_once()
-
-    def teardown(self) -> None:
-        async def close() -> None:
-            await self.stack.aclose()
-            await self.coc.stop()
-            await self.fake.stop()
-            await self.server.drop_database(self.dsn)
-
-        try:
-            self.settle()
-        finally:
-            try:
-                self.run(close())
-            finally:
-                self.loop.close()
 
     # -- what happens
 
@@ -122,12 +89,17 @@ class BoardTimeline(RuleBasedStateMachine):
             cog.refresher = self.refreshers[0]
 
     @rule()
-    def an_hour_passes(self) -> None:
-        self.run(self.h.pool.execute("UPDATE boards SET checked_at = checked_at - interval '2 h'"))
+    def a_day_passes(self) -> None:
+        self.run(self.h.pool.execute("UPDATE boards SET checked_at = checked_at - interval '25 h'"))
+
+    @rule()
+    def gateway_session_is_new(self) -> None:
+        for refresher in self.refreshers:
+            refresher.new_session()
 
     @rule()
     def settle(self) -> None:
-        self.an_hour_passes()
+        self.a_day_passes()
         self.refresh("a", True)
         self.run(self._check_settled())
 
@@ -159,7 +131,7 @@ class BoardTimeline(RuleBasedStateMachine):
                 data = await leaderboards.board(
                     con, GUILD_ID, stat, Period.CURRENT, self.h.bot.clock(), 0
                 )
-                want = board_payload(stat, Period.CURRENT, data, 3600)["embeds"]
+                want = board_payload(stat, Period.CURRENT, data)["embeds"]
                 assert [{k: v for k, v in e.items() if k != "type"} for e in message.embeds] == [
                     {k: v for k, v in e.items() if k != "type"} for e in want
                 ]

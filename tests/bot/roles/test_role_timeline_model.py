@@ -14,23 +14,18 @@ bot's, which nobody gives or takes. No role outside the mapped ones is ever chan
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from pathlib import Path
-from tempfile import gettempdir
-from typing import Any
+from typing import ClassVar
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule
+from hypothesis.stateful import rule
 
 from db import guild_tracking, roles
 from db.links import delete_link, save_link
 from tests.db_fixtures import PgServer
-from tests.fakes.coc_api import FakeCocApi
-from tests.fakes.discord_server import FakeDiscord
-from tests.harness import GUILD_ID, bot_on
-from tests.state_machines import run_machine
+from tests.harness import GUILD_ID
+from tests.state_machines import BotTimeline, run_machine
 
 MANAGE_ROLES = 1 << 28
 BOT_ROLE, TH16, TH17, CLAN_A, CLAN_B, ELDER_A, VERIFIED, UNMANAGED = range(9000, 9008)
@@ -49,37 +44,25 @@ MAPPINGS = (
 )
 
 
-class RoleTimeline(RuleBasedStateMachine):
+class RoleTimeline(BotTimeline):
+    env: ClassVar[dict[str, str]] = {"ROLE_SYNC_INTERVAL_SECONDS": "3600"}
+
     def __init__(self, server: PgServer) -> None:
-        super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.server = server
         self.links: dict[str, tuple[int, bool]] = {}
         self.accounts = {t: (16, None, "member") for t in TAGS}  # th, clan, rank
         self.present = set(USERS)
         self.above: set[int] = set()
-        self.stack = contextlib.AsyncExitStack()
-        self.run(self._setup())
+        super().__init__(server)
 
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    async def _setup(self) -> None:
-        self.dsn = await self.server.new_database()
-        self.fake = FakeDiscord(guild_ids=(GUILD_ID,))
-        self.coc = FakeCocApi(tokens=("test-token",))
-        await self.fake.start()
-        await self.coc.start()
+    def build(self) -> None:
         self.fake.add_role(GUILD_ID, BOT_ROLE, "Tracker", position=10, permissions=MANAGE_ROLES)
         for role, position in POSITION.items():
             self.fake.add_role(GUILD_ID, role, f"R{role}", position=position)
         self.fake.set_bot_roles(GUILD_ID, [BOT_ROLE])
         for user in USERS:
             self.fake.add_member(GUILD_ID, user, roles=[UNMANAGED])
-        data_dir = Path(gettempdir()) / f"role-model-{os.getpid()}"
-        self.h = await self.stack.enter_async_context(
-            bot_on(self.fake, self.coc, self.dsn, data_dir, ROLE_SYNC_INTERVAL_SECONDS="3600")
-        )
+
+    async def seed(self) -> None:
         async with self.h.pool.acquire() as con:
             await con.executemany(
                 """INSERT INTO players (tag, name, town_hall, exp_level, trophies, best_trophies,
@@ -93,22 +76,6 @@ class RoleTimeline(RuleBasedStateMachine):
                 await guild_tracking.track_clan(con, GUILD_ID, clan, clan, 1)
             for kind, value, role in MAPPINGS:
                 await roles.map_role(con, GUILD_ID, kind, value, role)
-
-    def teardown(self) -> None:
-        async def close() -> None:
-            await self.stack.aclose()
-            await self.coc.stop()
-            await self.fake.stop()
-            await self.server.drop_database(self.dsn)
-
-        try:
-            # Every timeline ends settled and checked, whatever came before.
-            self.settle()
-        finally:
-            try:
-                self.run(close())
-            finally:
-                self.loop.close()
 
     # -- what happens
 

@@ -52,7 +52,11 @@ async def world(harness: Harness) -> None:
     """A feed, and players tracked since before the season with its numbers."""
     pool = harness.pool
     await pool.execute(
-        "INSERT INTO feeds (guild_id, channel_id, updated_by) VALUES ($1, $2, 1)", GUILD_ID, FEED
+        "INSERT INTO feeds (guild_id, channel_id, updated_by, enabled_since) "
+        "VALUES ($1, $2, 1, $3)",
+        GUILD_ID,
+        FEED,
+        START - timedelta(days=10),
     )
     before = START - timedelta(days=3)
     await seed_player(pool, "#2PP", "Alpha", [
@@ -86,9 +90,19 @@ async def world(harness: Harness) -> None:
         END - timedelta(days=3, hours=-2),
         START - timedelta(days=3, hours=-2),
     )
+    # September's games ended in the season (on the 28th, hours after it began);
+    # October's still run when the summary is posted.
     await pool.execute(
-        "INSERT INTO clan_games_players (month, tag, points) VALUES ($1, '#2PQ', 4000)",
+        "INSERT INTO clan_games_players (month, tag, points) VALUES ($1, '#2PQ', 4000), "
+        "($2, '#2PP', 150)",
+        date(2026, 9, 1),
         date(2026, 10, 1),
+    )
+
+
+async def summary_row(harness: Harness) -> Any:
+    return await harness.pool.fetchrow(
+        "SELECT * FROM season_summaries WHERE guild_id = $1 AND season_end = $2", GUILD_ID, END
     )
 
 
@@ -143,9 +157,8 @@ async def test_one_summary_at_the_season_end_with_the_seasons_leaders(harness: H
     assert got["War stars won"].splitlines()[0] == "`1.` Alpha (#2PP) — 12"
     assert got["Capital gold looted"] == "`1.` Alpha (#2PP) — 25,000"
     assert got["Clan games points"] == f"`1.` {escaped} (#2PQ) — 4,000"
-    assert "so far" in next(
-        f["name"] for f in post.embeds[0]["fields"] if "Clan games" in f["name"]
-    )
+    names = [f["name"] for f in post.embeds[0]["fields"]]
+    assert "Clan games points (September)" in names
     assert post.allowed_mentions == {"parse": []} and post.raw["mention_everyone"] is False
     for later in (DUE + timedelta(hours=1), DUE + timedelta(days=20)):
         clock.now = later
@@ -170,8 +183,7 @@ async def test_once_across_a_restart_and_late_after_downtime(db_dsn: str, tmp_pa
             h.bot.clock = Clock(END + timedelta(days=6))
             await settle(poster(h))
             assert len(summaries_in(h)) == 1
-            async with h.pool.acquire() as con:
-                row = await season_summaries.get(con, GUILD_ID, END)
+            row = await summary_row(h)
             assert row is not None and row["sent_at"] is not None and row["attempts"] == 1
 
 
@@ -210,8 +222,7 @@ async def test_a_crash_between_the_post_and_its_record_posts_once(harness: Harne
     await SeasonSummaries(harness.bot).run_once()
     # Posted again with the same nonce: Discord answered with the message already made.
     assert len(summaries_in(harness)) == 1
-    async with harness.pool.acquire() as con:
-        row = await season_summaries.get(con, GUILD_ID, END)
+    row = await summary_row(harness)
     assert row is not None and row["message_id"] == summaries_in(harness)[0].id
 
 
@@ -231,9 +242,92 @@ async def test_a_refused_channel_is_not_retried_forever(harness: Harness) -> Non
     harness.discord.fail_channel(FEED, 403)
     harness.bot.clock = Clock(DUE)
     await settle(poster(harness))
-    async with harness.pool.acquire() as con:
-        row = await season_summaries.get(con, GUILD_ID, END)
+    row = await summary_row(harness)
     assert row is not None and row["sent_at"] is None and "refused" in row["skipped"]
     harness.discord.fail_channel(FEED, None)
     await settle(poster(harness))
     assert summaries_in(harness) == []
+
+
+async def test_a_retry_after_a_lost_answer_finds_the_summary_already_posted(
+    harness: Harness,
+) -> None:
+    """The post landed but its answer never came, and the retry comes after Discord has
+    forgotten the nonce: the summary is found in the channel, not posted again."""
+    await world(harness)
+    harness.bot.clock = Clock(DUE)
+    await poster(harness).stop()
+    http = harness.bot.http
+    real = http.request
+
+    async def answer_lost(route: Any, **kwargs: Any) -> Any:
+        await real(route, **kwargs)
+        raise TimeoutError("the answer never came")
+
+    http.request = answer_lost  # type: ignore[method-assign]
+    try:
+        await SeasonSummaries(harness.bot).run_once()
+    finally:
+        http.request = real  # type: ignore[method-assign]
+    assert len(summaries_in(harness)) == 1
+    harness.discord._nonces.clear()  # minutes later: Discord no longer knows the nonce
+    await harness.pool.execute("UPDATE season_summaries SET leased_until = now()")
+    await SeasonSummaries(harness.bot).run_once()
+    (post,) = summaries_in(harness)
+    row = await summary_row(harness)
+    assert row["sent_at"] is not None and row["message_id"] == post.id
+
+
+async def first_try_fails(harness: Harness) -> None:
+    """One run of the poster whose post times out before reaching Discord."""
+    http = harness.bot.http
+    real = http.request
+
+    async def no_answer(route: Any, **kwargs: Any) -> Any:
+        raise TimeoutError("no answer")
+
+    http.request = no_answer  # type: ignore[method-assign]
+    try:
+        await SeasonSummaries(harness.bot).run_once()
+    finally:
+        http.request = real  # type: ignore[method-assign]
+
+
+async def test_a_retry_follows_the_feed(harness: Harness) -> None:
+    await world(harness)
+    harness.discord.add_channel(GUILD_ID, FEED + 1, name="new-feed")
+    harness.bot.clock = Clock(DUE)
+    await poster(harness).stop()
+    await first_try_fails(harness)
+    assert summaries_in(harness) == []
+    await harness.pool.execute("UPDATE feeds SET channel_id = $1", FEED + 1)
+    await harness.pool.execute("UPDATE season_summaries SET leased_until = now()")
+    await SeasonSummaries(harness.bot).run_once()
+    assert len(harness.discord.live_messages(FEED + 1)) == 1
+
+
+async def test_a_feed_turned_off_before_the_post_gets_none(harness: Harness) -> None:
+    await world(harness)
+    harness.bot.clock = Clock(DUE)
+    await poster(harness).stop()
+    await first_try_fails(harness)
+    await harness.pool.execute("UPDATE feeds SET enabled = false")
+    await harness.pool.execute("UPDATE season_summaries SET leased_until = now()")
+    await SeasonSummaries(harness.bot).run_once()
+    assert summaries_in(harness) == []
+    assert (await summary_row(harness))["skipped"] == "the feed was turned off"
+
+
+async def test_no_summary_for_a_feed_set_up_after_the_end_or_a_week_late(
+    harness: Harness,
+) -> None:
+    await world(harness)
+    await poster(harness).stop()
+    await harness.pool.execute("UPDATE feeds SET enabled_since = $1", END + timedelta(days=1))
+    harness.bot.clock = Clock(DUE)
+    await SeasonSummaries(harness.bot).run_once()
+    await harness.pool.execute("UPDATE feeds SET enabled_since = $1", START)
+    harness.bot.clock = Clock(DUE + timedelta(days=8))  # down for more than a week
+    await SeasonSummaries(harness.bot).run_once()
+    assert summaries_in(harness) == []
+    assert await summary_row(harness) is None
