@@ -22,6 +22,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# The connection itself gone (not one query's failure): the whole cycle waits it out.
+CONNECTION_LOST = (
+    OSError,
+    ConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def lost_database(exc: BaseException) -> bool:
+    # A query that timed out (TimeoutError is an OSError) is that query's trouble.
+    return isinstance(exc, CONNECTION_LOST) and not isinstance(exc, TimeoutError)
 
 
 class CycleTask:

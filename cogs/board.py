@@ -172,7 +172,7 @@ class BoardCog(commands.Cog):
                 state = f"[message]({link})" + (
                     f", refreshed {timestamp(refreshed)}" if refreshed else ""
                 )
-            trouble = f" (Discord errors: {r['failures']}, retrying)" if r["failures"] else ""
+            trouble = f" ({r['failures']} failed tries, retrying)" if r["failures"] else ""
             lines.append(f"✅ {head}: {state}{trouble}")
         footer = (
             f"\n\n{len(rows)} of {MAX_BOARDS} boards · each is re-rendered every "

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.autocomplete import tag_autocomplete
 from bot.command_checks import BoundedInt, in_guild
 from bot.errors import LimitReached, UserFacingError
-from bot.exports.csv_file import ExportTooLarge, human_size
+from bot.exports.csv_file import human_size
 from bot.exports.kinds import KIND_LABELS, Kind
 from bot.exports.service import ExportRequest, build, make_request
 from bot.timeutil import utcnow
@@ -79,12 +79,16 @@ class ExportCog(commands.Cog):
             # Discord's own size check (its limit may have dropped since the command
             # began, with a boost gone): said as such, not as a bug.
             if exc.status == 413 or exc.code == REQUEST_TOO_LARGE:
-                raise ExportTooLarge(interaction.filesize_limit, export.rows) from exc
+                raise UserFacingError(
+                    f"Discord refused the {human_size(export.size)} file as too large (the "
+                    "server's upload limit may have changed since you asked), so nothing "
+                    "was sent. Ask for fewer `days`, or one player with `tag`."
+                ) from exc
             raise
         except (aiohttp.ClientError, OSError) as exc:
             raise UserFacingError(
-                "The file could not be sent to Discord (a network error while uploading "
-                f"{human_size(export.size)}); nothing was posted. Try again."
+                f"The upload of the {human_size(export.size)} file failed (a network "
+                "error). If no file appears here, ask again."
             ) from exc
         finally:
             export.file.close()

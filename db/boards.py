@@ -30,7 +30,10 @@ RETURNING id, (xmax = 0) AS inserted
 # Boards turned off do not count: a board whose channel is gone could not be removed.
 COUNT = "SELECT count(*) FROM boards WHERE guild_id = $1 AND disabled_at IS NULL"
 
-EXISTS = "SELECT true FROM boards WHERE guild_id = $1 AND channel_id = $2 AND stat = $3"
+# Whether the board exists and is on (NULL: no such board).
+ENABLED = """
+SELECT disabled_at IS NULL FROM boards WHERE guild_id = $1 AND channel_id = $2 AND stat = $3
+"""
 
 REMOVE = """
 DELETE FROM boards WHERE guild_id = $1 AND channel_id = $2 AND stat = $3
@@ -118,10 +121,12 @@ UPDATE boards SET failures = failures + 1,
 WHERE id = $1 AND leased_by = $2
 """
 
+# By the refresh holding the board, and only if nothing changed since its claim (an admin
+# turning it back on meanwhile has the last word).
 DISABLE = """
 UPDATE boards SET disabled_at = now(), disabled_reason = $2, leased_by = NULL,
     leased_until = NULL
-WHERE id = $1 AND disabled_at IS NULL
+WHERE id = $1 AND disabled_at IS NULL AND leased_by = $3 AND revision = $4
 RETURNING id
 """
 
@@ -201,8 +206,9 @@ async def add(
     """
     async with con.transaction():
         await lock_guilds(con, [guild_id])
-        exists = await con.fetchval(EXISTS, guild_id, channel_id, stat)
-        if not exists and await con.fetchval(COUNT, guild_id) >= limit:
+        enabled = await con.fetchval(ENABLED, guild_id, channel_id, stat)
+        # A new board, or one turned off coming back, takes a place.
+        if not enabled and await con.fetchval(COUNT, guild_id) >= limit:
             raise TooManyBoards(limit)
         row = await con.fetchrow(ADD, guild_id, channel_id, stat, period, user_id)
     return Added(row["id"], row["inserted"])
@@ -291,8 +297,8 @@ async def failed(con: asyncpg.Connection, board_id: int, holder: str, retry_seco
     await con.execute(FAILED, board_id, holder, retry_seconds)
 
 
-async def disable(con: asyncpg.Connection, board_id: int, reason: str) -> bool:
-    return await con.fetchval(DISABLE, board_id, reason) is not None
+async def disable(con: asyncpg.Connection, board: BoardClaim, holder: str, reason: str) -> bool:
+    return await con.fetchval(DISABLE, board.id, reason, holder, board.revision) is not None
 
 
 async def disable_guild(con: asyncpg.Connection, guild_id: int, reason: str) -> int:

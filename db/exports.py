@@ -74,9 +74,10 @@ ORDER BY lower(p.name) COLLATE "C", t.tag
 
 # Every attack (both sides) of the wars of guild $1's tracked clans that ended at or
 # after $2 (or still run), with the names each side had in that war; $3: only the
-# attacks this player made. A war between two tracked clans is stored from each side
-# with every attack in both copies: the copy of the clan with the greater tag is left
-# out when the guild holds the other, so each attack is one row.
+# attacks this player made. A war between two tracked clans is stored from each side,
+# each copy with the attacks its clan's polls saw (``attack_order`` counts both sides'
+# attacks, so it names an attack in either copy): an attack is taken from the copy of
+# the clan with the lesser tag, and from the other only if that copy lacks it.
 WARS = """
 SELECT w.end_time, w.start_time, w.clan_tag, w.clan_name, w.opponent_tag, w.opponent_name,
        w.war_tag IS NOT NULL AS cwl, w.cwl_round, w.result,
@@ -92,9 +93,11 @@ LEFT JOIN war_members am ON am.war_id = w.id AND am.tag = a.attacker_tag
 LEFT JOIN war_members dm ON dm.war_id = w.id AND dm.tag = a.defender_tag
 WHERE tc.guild_id = $1 AND ($3::text IS NULL OR a.attacker_tag = $3)
   AND NOT (w.clan_tag > w.opponent_tag AND EXISTS (
-      SELECT 1 FROM wars o JOIN tracked_clans otc ON otc.clan_tag = o.clan_tag
-      WHERE otc.guild_id = $1 AND o.clan_tag = w.opponent_tag
-        AND o.opponent_tag = w.clan_tag AND o.preparation_start = w.preparation_start))
+      SELECT 1 FROM wars o
+      JOIN tracked_clans otc ON otc.clan_tag = o.clan_tag AND otc.guild_id = $1
+      JOIN war_attacks oa ON oa.war_id = o.id AND oa.attack_order = a.attack_order
+      WHERE o.clan_tag = w.opponent_tag AND o.opponent_tag = w.clan_tag
+        AND o.preparation_start = w.preparation_start))
 ORDER BY w.end_time, w.clan_tag, w.id, a.attack_order
 """
 

@@ -49,13 +49,6 @@ WHERE s.guild_id = free.guild_id AND s.season_end = free.season_end
 RETURNING s.guild_id, s.season_end, s.channel_id, s.attempts, s.claimed_at
 """
 
-# Claims whose feed was turned off before they went out: not posted.
-DROP_FEEDLESS = """
-UPDATE season_summaries s SET skipped = 'the feed was turned off'
-WHERE s.season_end = $1 AND s.sent_at IS NULL AND s.skipped IS NULL
-  AND NOT EXISTS (SELECT 1 FROM feeds f WHERE f.guild_id = s.guild_id AND f.enabled)
-"""
-
 SENT = """
 UPDATE season_summaries SET sent_at = now(), message_id = $4, leased_by = NULL,
     leased_until = NULL
@@ -134,12 +127,13 @@ HAVING sum(m.looted) > 0
 ORDER BY value DESC, p.name, p.tag LIMIT $4
 """
 
-# Clan games points of the month $2 (the games that ran in the season's last weeks).
+# Clan games points of the months $2 (those whose games ended in the season).
 CLAN_GAMES = f"""
-SELECT p.tag, p.name, g.points::bigint AS value
+SELECT p.tag, p.name, sum(g.points)::bigint AS value
 FROM ({_PLAYERS}) t JOIN players p ON p.tag = t.tag
-JOIN clan_games_players g ON g.tag = t.tag AND g.month = $2
-WHERE g.points > 0
+JOIN clan_games_players g ON g.tag = t.tag AND g.month = ANY($2::date[])
+GROUP BY p.tag, p.name
+HAVING sum(g.points) > 0
 ORDER BY value DESC, p.name, p.tag LIMIT $4
 """
 
@@ -198,22 +192,18 @@ async def retry_at(con: asyncpg.Connection, claim: Claim, holder: str, seconds: 
     await con.execute(RETRY_AT, claim.guild_id, claim.season_end, holder, seconds)
 
 
-async def drop_feedless(con: asyncpg.Connection, season_end: datetime) -> None:
-    await con.execute(DROP_FEEDLESS, season_end)
-
-
 async def leaders(
     con: asyncpg.Connection,
     guild_id: int,
     start: datetime,
     end: datetime,
-    games_month: date,
+    games_months: list[date],
     limit: int,
 ) -> dict[str, list[Leader]]:
     """Each category's top ``limit`` players of the season ``[start, end)``."""
     found: dict[str, list[Leader]] = {}
     for key, query in LEADER_QUERIES.items():
-        since = games_month if key == "clan_games" else start
+        since = games_months if key == "clan_games" else start
         rows = await con.fetch(query, guild_id, since, end, limit)
         found[key] = [Leader(r["tag"], r["name"], int(r["value"])) for r in rows]
     return found

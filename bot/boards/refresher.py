@@ -42,7 +42,7 @@ import discord
 from bot import leaderboards
 from bot.boards import messages
 from bot.boards.render import board_payload, content_hash
-from bot.cycles import DB_TROUBLE, CycleTask
+from bot.cycles import DB_TROUBLE, CycleTask, lost_database
 from bot.periods import Period
 from db import boards
 from db.boards import BoardClaim
@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 REFRESH_TASK = "board refresher"
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 DELETED_MEMORY = 300.0  # seconds a delete event is remembered
-CHANNELS_MAX_AGE = 60.0  # seconds the set of board channels is trusted
+CHANNEL_GONE = "the channel was deleted"
+CHANNELS_MAX_AGE = 10.0  # seconds the set of board channels is trusted
 
 
 class Outcome(Enum):
@@ -95,6 +96,7 @@ class BoardRefresher(CycleTask):
         # Channels holding a board (and when read): delete events elsewhere cost nothing.
         self._channels: set[int] = set()
         self._channels_at = -CHANNELS_MAX_AGE
+        self._added: dict[int, float] = {}  # channels given a board here lately
 
     @property
     def refresh_seconds(self) -> float:
@@ -156,9 +158,10 @@ class BoardRefresher(CycleTask):
                         con, board.guild_id, board.stat, period, self.bot.clock(), 0
                     )
                     renders[board.id] = board_payload(board.stat, period, data)
-                except DB_TROUBLE:
-                    raise
-                except Exception:
+                except Exception as exc:
+                    if lost_database(exc):
+                        raise
+                    # A query of this board's that fails (or times out) is its own trouble.
                     log.exception("board %s could not be rendered", board.id)
                     await boards.failed(con, board.id, self.holder, self.retry_max)
         return renders
@@ -169,9 +172,9 @@ class BoardRefresher(CycleTask):
                 return Outcome.SKIPPED
             try:
                 return await self.refresh(board, payload)
-            except DB_TROUBLE:
-                raise
             except Exception as exc:
+                if lost_database(exc):
+                    raise
                 log.exception("board %s could not be refreshed", board.id)
                 await self._failed(board, exc, rejected=True)
                 return Outcome.DONE
@@ -181,6 +184,9 @@ class BoardRefresher(CycleTask):
     async def refresh(self, board: BoardClaim, payload: dict[str, Any]) -> Outcome:
         """Bring the board's message to ``payload`` (its render now)."""
         problem = self.access_problem(board)
+        if problem is CHANNEL_GONE:
+            await self._channel_gone(board)
+            return Outcome.DONE
         if problem is not None:
             await self._turn_off(board, problem)
             return Outcome.DONE
@@ -270,7 +276,9 @@ class BoardRefresher(CycleTask):
             return None
         channel = guild.get_channel(board.channel_id)
         if channel is None:
-            return f"Its channel <#{board.channel_id}> was deleted, or I can no longer see it."
+            # A bot is sent every channel of its guilds, seen or not: this one was deleted
+            # (while no process heard it).
+            return CHANNEL_GONE
         perms = channel.permissions_for(guild.me)
         if not perms.view_channel:
             return f"I can no longer see <#{board.channel_id}> (missing View Channel)."
@@ -297,6 +305,7 @@ class BoardRefresher(CycleTask):
 
     def board_added(self, channel_id: int) -> None:
         self._channels.add(channel_id)
+        self._added[channel_id] = time.monotonic()
         self.wake()
 
     async def messages_deleted(self, channel_id: int, message_ids: list[int]) -> None:
@@ -304,7 +313,10 @@ class BoardRefresher(CycleTask):
         now = time.monotonic()
         if now - self._channels_at > CHANNELS_MAX_AGE:
             async with self.pool.acquire() as con:
-                self._channels = await boards.channels(con)
+                fresh = await boards.channels(con)
+            # A board added here while the query ran may be missing from its answer.
+            self._added = {c: t for c, t in self._added.items() if now - t < CHANNELS_MAX_AGE}
+            self._channels = fresh | set(self._added)
             self._channels_at = now
         if channel_id not in self._channels:
             return
@@ -318,7 +330,7 @@ class BoardRefresher(CycleTask):
 
     async def _turn_off(self, board: BoardClaim, reason: str) -> None:
         async with self.pool.acquire() as con:
-            if await boards.disable(con, board.id, reason):
+            if await boards.disable(con, board, self.holder, reason):
                 log.warning("board %s of guild %s turned off: %s", board.id, board.guild_id, reason)
 
     async def _channel_gone(self, board: BoardClaim) -> None:

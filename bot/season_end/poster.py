@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARY_TASK = "season summaries"
+LOOKBACK = timedelta(hours=1)
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 
 
@@ -87,7 +88,6 @@ class SeasonSummaries(CycleTask):
             if now - end - self.delay <= SUMMARY_GRACE:
                 for guild in await season_summaries.owed(con, end):
                     await season_summaries.claim(con, guild["guild_id"], end, guild["channel_id"])
-            await season_summaries.drop_feedless(con, end)
         while not self._stopping:
             async with self.pool.acquire() as con:
                 claims = await season_summaries.take_unsent(
@@ -101,10 +101,10 @@ class SeasonSummaries(CycleTask):
         return min(self.poll_interval, following)
 
     async def post(self, claim: Claim, start: datetime) -> None:
-        games = season_games(start, claim.season_end, self.bot.clock())
+        games = season_games(start, claim.season_end)
         async with self.pool.acquire() as con:
             leaders = await season_summaries.leaders(
-                con, claim.guild_id, start, claim.season_end, games[0], TOP
+                con, claim.guild_id, start, claim.season_end, games, TOP
             )
         if not any(leaders.values()):
             async with self.pool.acquire() as con:
@@ -152,7 +152,8 @@ class SeasonSummaries(CycleTask):
     async def _posted_already(self, claim: Claim) -> int | None:
         """The summary's message, if an earlier try made it (its answer lost)."""
         route = Route("GET", "/channels/{channel_id}/messages", channel_id=claim.channel_id)
-        after = discord.utils.time_snowflake(claim.claimed_at)
+        # From well before the claim: the database's clock and Discord's may differ.
+        after = discord.utils.time_snowflake(claim.claimed_at - LOOKBACK)
         try:
             found = await self.bot.http.request(route, params={"after": after, "limit": 100})
         except (discord.HTTPException, *TRANSIENT) as exc:

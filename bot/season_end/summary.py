@@ -58,21 +58,15 @@ def games_end(month: date) -> datetime:
     return datetime(month.year, month.month, day, hour, tzinfo=UTC)
 
 
-def season_games(start: datetime, end: datetime, now: datetime) -> tuple[date, bool]:
-    """The clan games a season's summary shows, and whether they are over.
+def season_games(start: datetime, end: datetime) -> list[date]:
+    """The months whose clan games ended in the season ``[start, end)``, oldest first.
 
     Seasons end on the last Monday (the 22nd to the 31st) and the games run from the
-    22nd to the 28th, so a season's end can fall before, in or after its month's
-    games: the games of the season's last month if they are over by ``now``, else the
-    month before's if they ended during the season, else the running ones, so far.
+    22nd to the 28th, so a season holds the end of none, one or two months' games; each
+    month's games end in exactly one season, and are over when its summary is posted.
     """
-    last = month_of(end)
-    if games_end(last) <= now:
-        return last, True
-    before = month_of(datetime(last.year, last.month, 1, tzinfo=UTC) - timedelta(days=1))
-    if games_end(before) > start:
-        return before, True
-    return last, False
+    months = {month_of(start), month_of(end)}
+    return sorted(m for m in months if start <= games_end(m) < end)
 
 
 def _field(leaders: list[Leader]) -> str:
@@ -91,7 +85,7 @@ def summary_payload(
     start: datetime,
     end: datetime,
     leaders: dict[str, list[Leader]],
-    games: tuple[date, bool],
+    games: list[date],
 ) -> dict[str, Any]:
     embed = discord.Embed(
         title=summary_title(end),
@@ -101,12 +95,13 @@ def summary_payload(
         ),
         colour=discord.Colour.gold(),
     )
-    month, over = games
     for key, title in CATEGORIES.items():
-        name = title
+        name, value = title, _field(leaders.get(key, []))
         if key == "clan_games":
-            when = f"{month:%B}" if over else f"{month:%B} so far: the games end"
-            name = f"{title} ({when}{'' if over else ' ' + timestamp(games_end(month))})"
-        embed.add_field(name=name, value=_field(leaders.get(key, [])), inline=False)
+            if games:
+                name = f"{title} ({' and '.join(f'{m:%B}' for m in games)})"
+            else:
+                value = "No clan games ended this season."
+        embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text="Counted from what the tracker saw during the season")
     return {"embeds": [embed.to_dict()], "allowed_mentions": {"parse": []}}

@@ -56,10 +56,15 @@ async def cycle(harness: Harness, *, due: bool = True) -> None:
 
 
 async def board_message(harness: Harness, channel_id: int = BOARD_CHANNEL) -> Message:
-    """The one live message in the channel (waits for it to be posted)."""
-    return await harness.discord.wait_for(
+    """The one live message in the channel, once posted and recorded as the board's."""
+    message = await harness.discord.wait_for(
         lambda: _only(harness.discord.live_messages(channel_id)), 15, "the board's message"
     )
+    recorded = "SELECT true FROM boards WHERE message_id = $1 AND leased_by IS NULL"
+    async with asyncio.timeout(15):
+        while not await harness.pool.fetchval(recorded, message.id):
+            await refresher(harness).cycle_done.wait()  # the refresh records it, then ends
+    return message
 
 
 def _only(messages: list[Message]) -> Message | None:

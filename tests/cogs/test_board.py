@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+from bot import leaderboards
 from bot.boards.refresher import BoardRefresher
 from tests.cogs.activity_helpers import member, poll, publish, track_clan
 from tests.cogs.board_helpers import (
@@ -399,3 +401,63 @@ async def test_a_delete_heard_while_the_replacement_is_posted_leaves_one_message
     async with harness.pool.acquire() as con:
         assert await con.fetchval("SELECT message_id FROM boards") == live.id
     assert "1,600" in lines(live)[0]
+
+
+async def test_a_board_turned_back_on_takes_a_place_in_the_limit(harness: Harness) -> None:
+    stats = ["trophies", "best_trophies", "donations", "donations_received", "attack_wins",
+             "defense_wins", "war_stars", "exp_level", "town_hall", "builder_trophies"]  # fmt: skip
+    for stat in stats:
+        await add_board(harness, stat)
+    async with harness.pool.acquire() as con:
+        await con.execute("UPDATE boards SET disabled_at = now() WHERE stat = 'trophies'")
+    assert "Board added" in (await add_board(harness, "capital_contributions")).content
+    refused = await add_board(harness, "trophies")  # would be the 11th on
+    assert refused.ephemeral and "10 boards" in refused.content
+    async with harness.pool.acquire() as con:
+        assert await con.fetchval("SELECT count(*) FROM boards WHERE disabled_at IS NULL") == 10
+
+
+async def test_a_channel_deleted_while_the_bot_was_away_takes_its_boards(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    async with fakes() as (discord, coc):
+        discord.add_channel(GUILD_ID, BOARD_CHANNEL, name="boards")
+        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+            await seed(h, ("#2PP", "Alpha", 1500))
+            await add_board(h, "trophies")
+            await board_message(h)
+        discord.delete_channel(BOARD_CHANNEL)  # nobody connected to hear it
+        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+            await cycle(h)
+            async with h.pool.acquire() as con:
+                assert await con.fetchval("SELECT count(*) FROM boards") == 0
+
+
+async def test_one_boards_failing_query_does_not_hold_up_the_others(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(harness, ("#2PP", "Alpha", 1500))
+    await add_board(harness, "trophies")
+    await add_board(harness, "war_stars")
+    await cycle(harness)
+    trophies = next(
+        m
+        for m in harness.discord.live_messages(BOARD_CHANNEL)
+        if m.embeds[0]["title"] == "Trophies"
+    )
+    real = leaderboards.board
+
+    async def war_stars_broken(con: Any, guild: int, stat: str, *args: Any) -> Any:
+        if stat == "war_stars":
+            raise asyncpg.DataError("integer out of range")
+        return await real(con, guild, stat, *args)
+
+    monkeypatch.setattr(leaderboards, "board", war_stars_broken)
+    await set_trophies(harness, "#2PP", 1600)
+    await cycle(harness)
+    assert trophies.edits == 1
+    async with harness.pool.acquire() as con:
+        broken = await con.fetchrow(
+            "SELECT failures, leased_by FROM boards WHERE stat = 'war_stars'"
+        )
+    assert broken["failures"] == 1 and broken["leased_by"] is None

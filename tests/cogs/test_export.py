@@ -365,7 +365,7 @@ async def test_discord_refusing_the_upload_is_said_plainly(harness: Harness) -> 
         if route[3] == original:
             harness.discord._routes[i] = (*route[:3], limit_fell)
     reply = await harness.run("export", opt("kind", "leaderboard"))
-    assert reply.ephemeral and "larger than" in reply.content
+    assert reply.ephemeral and "refused the" in reply.content and "too large" in reply.content
     assert not reply.files
 
 
@@ -380,3 +380,36 @@ async def test_one_export_at_a_time_per_server(harness: Harness) -> None:
         second = await harness.run("export", opt("kind", "leaderboard"), user_id=77)
         assert second.ephemeral and "being made right now" in second.content
     assert len(table(await first.wait_response())) == 1
+
+
+async def test_an_attack_only_the_other_copy_saw_is_kept(harness: Harness) -> None:
+    """Two tracked clans' copies of one war differ (one was last read before the end):
+    the export keeps every attack either copy holds, once."""
+    await track_clan(harness)
+    await track_clan(harness, OPPONENT, "Their Clan")
+    war = ScriptedWar(
+        CLAN,
+        "Our Clan",
+        OPPONENT,
+        "Their Clan",
+        lineup(OURS, names=["Ann", "Bo", "Cid"]),
+        lineup(THEIRS, names=["Xi", "Yu", "Zo"]),
+        preparation_start=datetime.now(UTC) - timedelta(hours=27),
+    )
+    war.begin_battle()
+    war.attack(OURS[0], THEIRS[0], 2, 80)
+    war.attack(THEIRS[1], OURS[1], 3, 100)
+    harness.coc.serve_war(war)
+    await poll_wars(harness)
+    first_clan = min(CLAN, OPPONENT)
+    async with harness.pool.acquire() as con:
+        await con.execute(
+            "DELETE FROM war_attacks WHERE attack_order = 2 AND war_id = "
+            "(SELECT id FROM wars WHERE clan_tag = $1)",
+            first_clan,
+        )
+    got = table(await harness.run("export", opt("kind", "wars")))
+    assert [(r["attack_order"], r["attacker_tag"]) for r in got] == [
+        ("1", OURS[0]),
+        ("2", THEIRS[1]),
+    ]

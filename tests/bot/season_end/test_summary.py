@@ -41,26 +41,27 @@ def test_a_nonce_is_short_and_stable(guild_id: int, end: datetime) -> None:
     assert len(nonce) <= 25 and nonce == summary_nonce(guild_id, end)
 
 
-@given(MOMENTS)
-def test_the_clan_games_a_summary_shows(now: datetime) -> None:
-    """Games that are over ended during the season (or after it, before the post);
-    games still running are the season's last month's."""
-    start, end = season_due(now)
-    month, over = season_games(start, end, now)
-    finished = games_end(month)
-    if over:
-        assert start < finished <= now
-    else:
-        assert (month.year, month.month) == (end.year, end.month) and finished > now
+def test_each_months_clan_games_are_in_exactly_one_season() -> None:
+    """Over ten years of seasons: every month's games are shown once, by the season in
+    which they ended, and are over when its summary is posted."""
+    seen: list[date] = []
+    end = season_due(datetime(2026, 1, 10, tzinfo=UTC))[1]
+    while end < datetime(2036, 1, 1, tzinfo=UTC):
+        start, end = end, next_due_at(end + SUMMARY_DELAY) - SUMMARY_DELAY
+        for month in season_games(start, end):
+            assert start <= games_end(month) < end <= end + SUMMARY_DELAY
+            seen.append(month)
+    assert len(seen) == len(set(seen)) == 120
+    assert seen[0] == date(2026, 1, 1)
 
 
 def test_clan_games_examples() -> None:
-    # Ends on the 26th: October's games still run; September's ended in the season.
+    # Ends on the 26th: September's games ended in it (hours after it began).
     start, end = datetime(2026, 9, 28, 5, tzinfo=UTC), datetime(2026, 10, 26, 5, tzinfo=UTC)
-    assert season_games(start, end, end + SUMMARY_DELAY) == (date(2026, 9, 1), True)
-    # Ends on the 30th: November's games are over.
+    assert season_games(start, end) == [date(2026, 9, 1)]
+    # Ends on the 30th: October's games (ended on the 28th) and November's.
     start, end = end, datetime(2026, 11, 30, 5, tzinfo=UTC)
-    assert season_games(start, end, end + SUMMARY_DELAY) == (date(2026, 11, 1), True)
+    assert season_games(start, end) == [date(2026, 10, 1), date(2026, 11, 1)]
     # Began on the 30th of March, ends on the 27th of April: no games ended in it.
     start, end = datetime(2026, 3, 30, 5, tzinfo=UTC), datetime(2026, 4, 27, 5, tzinfo=UTC)
-    assert season_games(start, end, end + SUMMARY_DELAY) == (date(2026, 4, 1), False)
+    assert season_games(start, end) == []
