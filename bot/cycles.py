@@ -14,6 +14,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+import aiohttp
 import asyncpg
 
 if TYPE_CHECKING:
@@ -33,8 +34,11 @@ CONNECTION_LOST = (
 
 
 def lost_database(exc: BaseException) -> bool:
-    # A query that timed out (TimeoutError is an OSError) is that query's trouble.
-    return isinstance(exc, CONNECTION_LOST) and not isinstance(exc, TimeoutError)
+    # A query that timed out (TimeoutError is an OSError) is that query's trouble, and a
+    # network error talking to Discord (aiohttp's are OSErrors too) is not the database.
+    if isinstance(exc, TimeoutError | aiohttp.ClientError):
+        return False
+    return isinstance(exc, CONNECTION_LOST)
 
 
 class CycleTask:

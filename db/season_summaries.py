@@ -46,7 +46,7 @@ FROM (
     FOR UPDATE OF ss SKIP LOCKED
 ) free
 WHERE s.guild_id = free.guild_id AND s.season_end = free.season_end
-RETURNING s.guild_id, s.season_end, s.channel_id, s.attempts, s.claimed_at
+RETURNING s.guild_id, s.season_end, s.channel_id, s.attempts, s.claimed_at, s.unsure_channel
 """
 
 SENT = """
@@ -61,8 +61,10 @@ WHERE guild_id = $1 AND season_end = $2 AND leased_by = $3
 """
 
 # A try that failed: the lease is kept until the retry time, so nobody retries sooner.
+# $5: the channel of a try that may have landed (once unsure, it stays so until found).
 RETRY_AT = """
-UPDATE season_summaries SET leased_until = now() + make_interval(secs => $4)
+UPDATE season_summaries SET leased_until = now() + make_interval(secs => $4),
+    unsure_channel = coalesce($5, unsure_channel)
 WHERE guild_id = $1 AND season_end = $2 AND leased_by = $3
 """
 
@@ -161,6 +163,7 @@ class Claim:
     channel_id: int
     attempts: int
     claimed_at: datetime
+    unsure_channel: int | None
 
 
 async def owed(con: asyncpg.Connection, season_end: datetime) -> list[asyncpg.Record]:
@@ -188,8 +191,14 @@ async def skip(con: asyncpg.Connection, claim: Claim, holder: str, reason: str) 
     await con.execute(SKIP, claim.guild_id, claim.season_end, holder, reason)
 
 
-async def retry_at(con: asyncpg.Connection, claim: Claim, holder: str, seconds: float) -> None:
-    await con.execute(RETRY_AT, claim.guild_id, claim.season_end, holder, seconds)
+async def retry_at(
+    con: asyncpg.Connection,
+    claim: Claim,
+    holder: str,
+    seconds: float,
+    unsure_channel: int | None = None,
+) -> None:
+    await con.execute(RETRY_AT, claim.guild_id, claim.season_end, holder, seconds, unsure_channel)
 
 
 async def leaders(

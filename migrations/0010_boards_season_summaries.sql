@@ -55,6 +55,9 @@ CREATE TABLE season_summaries (
     leased_by     text,
     leased_until  timestamptz,
     attempts      integer     NOT NULL DEFAULT 0,
+    -- A try whose answer never came (it may have landed): the channel it went to, which
+    -- a retry searches before posting again.
+    unsure_channel bigint,
     message_id    bigint,
     sent_at       timestamptz,
     -- Why it was not posted (no tracked player had data, Discord refused the channel).

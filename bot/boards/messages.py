@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import discord
 from discord.http import HTTPClient, Route
 
@@ -66,8 +67,8 @@ async def delete(http: HTTPClient, channel_id: int, message_id: int) -> bool:
         await http.request(_message_route("DELETE", channel_id, message_id))
     except discord.NotFound:
         return True
-    except discord.HTTPException as exc:
-        log.warning("could not delete message %s in channel %s: %s", message_id, channel_id, exc)
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        log.warning("could not delete message %s in channel %s: %r", message_id, channel_id, exc)
         return False
     return True
 

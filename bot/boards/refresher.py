@@ -56,6 +56,7 @@ REFRESH_TASK = "board refresher"
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 DELETED_MEMORY = 300.0  # seconds a delete event is remembered
 CHANNEL_GONE = "the channel was deleted"
+RECORD_TRIES = 3
 CHANNELS_MAX_AGE = 10.0  # seconds the set of board channels is trusted
 
 
@@ -161,9 +162,14 @@ class BoardRefresher(CycleTask):
                 except Exception as exc:
                     if lost_database(exc):
                         raise
-                    # A query of this board's that fails (or times out) is its own trouble.
+                    # A query of this board's that fails is its own trouble; one that timed
+                    # out may be the database's: the rest of the batch waits for the next
+                    # cycle (given back, still due) rather than time out one by one.
                     log.exception("board %s could not be rendered", board.id)
-                    await boards.failed(con, board.id, self.holder, self.retry_max)
+                    delay = min(self.retry_base * 2.0 ** min(board.failures, 16), self.retry_max)
+                    await boards.failed(con, board.id, self.holder, delay)
+                    if isinstance(exc, TimeoutError):
+                        break
         return renders
 
     async def _guarded(self, board: BoardClaim, payload: dict[str, Any] | None) -> Outcome:
@@ -240,18 +246,28 @@ class BoardRefresher(CycleTask):
         digest: str,
         checked: datetime | None,
     ) -> None:
-        async with self.pool.acquire() as con:
-            kept = await boards.record(
-                con,
-                board,
-                self.holder,
-                message_id=message_id,
-                posts=posts,
-                content_hash=digest,
-                checked_at=checked,
-                refresh_seconds=self.refresh_seconds,
-            )
-            removed = not kept and not await boards.still_there(con, board.id)
+        # The message is out: its record must not be lost to one failed write (a board
+        # whose post count is lost would post again once Discord forgot the nonce).
+        for attempt in range(RECORD_TRIES):
+            try:
+                async with self.pool.acquire() as con:
+                    kept = await boards.record(
+                        con,
+                        board,
+                        self.holder,
+                        message_id=message_id,
+                        posts=posts,
+                        content_hash=digest,
+                        checked_at=checked,
+                        refresh_seconds=self.refresh_seconds,
+                    )
+                    removed = not kept and not await boards.still_there(con, board.id)
+                break
+            except Exception as exc:
+                if lost_database(exc) or attempt == RECORD_TRIES - 1:
+                    raise
+                log.warning("board %s: recording its message failed (%r); again", board.id, exc)
+                await asyncio.sleep(1.0)
         if kept:
             self._seen.add(board.id)
         elif removed and message_id != board.message_id:
@@ -332,6 +348,10 @@ class BoardRefresher(CycleTask):
         async with self.pool.acquire() as con:
             if await boards.disable(con, board, self.holder, reason):
                 log.warning("board %s of guild %s turned off: %s", board.id, board.guild_id, reason)
+            else:
+                # Changed meanwhile (turned back on, its message seen deleted): the verdict
+                # is stale, and the board due again at once.
+                await boards.unlease(con, [board.id], self.holder)
 
     async def _channel_gone(self, board: BoardClaim) -> None:
         # Discord says the channel does not exist: the board goes with it (its message

@@ -11,8 +11,10 @@ the minutes Discord remembers nonces).
 
 A bot that was down over the boundary posts the summary when it is back, late
 (up to SUMMARY_GRACE after the end). Discord remembers nonces for minutes only: a
-retry after an answer that never came (a timeout, a 5xx after the message was
-made) first looks for the summary in the channel, so it is not posted twice.
+retry after an answer that never came (a timeout, a 5xx: the message may have
+been made) first looks for the summary in that channel's history. If the history
+cannot be read, it tries again later and gives up after MAX_ATTEMPTS rather than
+risk a second post.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 
 SUMMARY_TASK = "season summaries"
 LOOKBACK = timedelta(hours=1)
+HISTORY_PAGES = 20  # of 100 messages: how far a retry looks for its first try
+UNKNOWN = "unknown"  # the history could not tell whether a try landed
+MAX_ATTEMPTS = 10  # then a summary that cannot be told posted or not is given up
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 
 
@@ -112,11 +117,17 @@ class SeasonSummaries(CycleTask):
                     con, claim, self.holder, "no tracked player has data for the season"
                 )
             return
-        if claim.attempts > 1:
-            found = await self._posted_already(claim)
+        if claim.unsure_channel is not None:
+            found = await self._posted_already(claim, claim.unsure_channel)
+            if found is UNKNOWN:
+                if claim.attempts >= MAX_ATTEMPTS:
+                    await self._skip(claim, "could not tell whether an earlier try was posted")
+                else:
+                    await self._retry(claim, RuntimeError("the channel's history is unreadable"))
+                return
             if found is not None:
                 async with self.pool.acquire() as con:
-                    await season_summaries.sent(con, claim, self.holder, found)
+                    await season_summaries.sent(con, claim, self.holder, int(found))
                 return
         payload: dict[str, Any] = {
             **summary_payload(start, claim.season_end, leaders, games),
@@ -130,8 +141,10 @@ class SeasonSummaries(CycleTask):
             await self._skip(claim, f"Discord refused the channel: {exc.status} {exc.text}")
             return
         except discord.HTTPException as exc:
-            if exc.status >= 500 or exc.status == 429:
-                await self._retry(claim, exc)
+            if exc.status == 429:
+                await self._retry(claim, exc)  # refused before anything was made
+            elif exc.status >= 500:
+                await self._retry(claim, exc, unsure=True)
             else:
                 log.error(
                     "Discord rejected the season summary of guild %s: %r", claim.guild_id, exc
@@ -139,7 +152,7 @@ class SeasonSummaries(CycleTask):
                 await self._skip(claim, f"Discord rejected it: {exc.status} {exc.text}")
             return
         except TRANSIENT as exc:
-            await self._retry(claim, exc)
+            await self._retry(claim, exc, unsure=True)  # the message may have been made
             return
         async with self.pool.acquire() as con:
             await season_summaries.sent(con, claim, self.holder, int(message["id"]))
@@ -149,31 +162,40 @@ class SeasonSummaries(CycleTask):
             claim.season_end,
         )
 
-    async def _posted_already(self, claim: Claim) -> int | None:
-        """The summary's message, if an earlier try made it (its answer lost)."""
-        route = Route("GET", "/channels/{channel_id}/messages", channel_id=claim.channel_id)
-        # From well before the claim: the database's clock and Discord's may differ.
+    async def _posted_already(self, claim: Claim, channel_id: int) -> int | str | None:
+        """The summary's message if an earlier try made it (its answer lost), None if
+        not, UNKNOWN if the history could not be read to the end.
+
+        The channel's history from well before the claim (the database's clock and
+        Discord's may differ), page by page: a busy feed channel may hold many messages
+        since.
+        """
+        route = Route("GET", "/channels/{channel_id}/messages", channel_id=channel_id)
         after = discord.utils.time_snowflake(claim.claimed_at - LOOKBACK)
-        try:
-            found = await self.bot.http.request(route, params={"after": after, "limit": 100})
-        except (discord.HTTPException, *TRANSIENT) as exc:
-            log.info("could not look for guild %s's summary: %r", claim.guild_id, exc)
-            return None
         title = summary_title(claim.season_end)
-        me = self.bot.user.id if self.bot.user else None
-        for message in found:
-            embeds = message.get("embeds") or []
-            mine = str(message.get("author", {}).get("id")) == str(me)
-            if mine and embeds and embeds[0].get("title") == title:
-                return int(message["id"])
-        return None
+        me = str(self.bot.user.id) if self.bot.user else None
+        for _ in range(HISTORY_PAGES):
+            try:
+                page = await self.bot.http.request(route, params={"after": after, "limit": 100})
+            except (discord.HTTPException, *TRANSIENT) as exc:
+                log.info("could not look for guild %s's summary: %r", claim.guild_id, exc)
+                return UNKNOWN
+            for message in page:
+                embeds = message.get("embeds") or []
+                mine = str(message.get("author", {}).get("id")) == me
+                if mine and embeds and embeds[0].get("title") == title:
+                    return int(message["id"])
+            if len(page) < 100:
+                return None
+            after = max(int(m["id"]) for m in page)
+        return UNKNOWN
 
     async def _skip(self, claim: Claim, reason: str) -> None:
         log.warning("season summary of guild %s not posted: %s", claim.guild_id, reason)
         async with self.pool.acquire() as con:
             await season_summaries.skip(con, claim, self.holder, reason)
 
-    async def _retry(self, claim: Claim, exc: BaseException) -> None:
+    async def _retry(self, claim: Claim, exc: BaseException, *, unsure: bool = False) -> None:
         delay = min(self.retry_base * 2.0 ** min(claim.attempts - 1, 16), self.retry_max)
         log.warning(
             "season summary of guild %s not posted yet (%r); retrying in %.0f s",
@@ -182,4 +204,6 @@ class SeasonSummaries(CycleTask):
             delay,
         )
         async with self.pool.acquire() as con:
-            await season_summaries.retry_at(con, claim, self.holder, delay)
+            await season_summaries.retry_at(
+                con, claim, self.holder, delay, claim.channel_id if unsure else None
+            )

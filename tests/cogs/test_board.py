@@ -461,3 +461,26 @@ async def test_one_boards_failing_query_does_not_hold_up_the_others(
             "SELECT failures, leased_by FROM boards WHERE stat = 'war_stars'"
         )
     assert broken["failures"] == 1 and broken["leased_by"] is None
+
+
+async def test_a_stale_verdict_does_not_turn_off_a_board_changed_meanwhile(
+    harness: Harness,
+) -> None:
+    await seed(harness, ("#2PP", "Alpha", 1500))
+    await add_board(harness, "trophies")
+    await board_message(harness)
+    await refresher(harness).stop()
+    racer = BoardRefresher(harness.bot)
+    racer.access_problem = lambda board: "I can no longer see it."  # type: ignore[method-assign]
+    original = racer.refresh
+
+    async def changed_meanwhile(board: Any, payload: Any) -> Any:
+        # An admin turns it on again (or its message is seen deleted) mid-refresh.
+        await harness.pool.execute("UPDATE boards SET revision = revision + 1")
+        return await original(board, payload)
+
+    racer.refresh = changed_meanwhile  # type: ignore[method-assign]
+    await harness.pool.execute("UPDATE boards SET next_refresh_at = now()")
+    await racer.run_once()
+    row = await harness.pool.fetchrow("SELECT disabled_at, leased_by FROM boards")
+    assert row["disabled_at"] is None and row["leased_by"] is None  # due again at once

@@ -257,6 +257,10 @@ async def test_a_retry_after_a_lost_answer_finds_the_summary_already_posted(
     await world(harness)
     harness.bot.clock = Clock(DUE)
     await poster(harness).stop()
+    # A busy feed channel: 150 messages just before, so the summary is on a second page.
+    for n in range(150):
+        chatter = harness.discord._new_message({"content": f"chatter {n}"}, [], FEED)
+        harness.discord.channel_messages[FEED].append(chatter)
     http = harness.bot.http
     real = http.request
 
@@ -331,3 +335,36 @@ async def test_no_summary_for_a_feed_set_up_after_the_end_or_a_week_late(
     await SeasonSummaries(harness.bot).run_once()
     assert summaries_in(harness) == []
     assert await summary_row(harness) is None
+
+
+async def test_an_unreadable_history_after_a_lost_answer_never_posts_twice(
+    harness: Harness,
+) -> None:
+    """The first try may have landed and the channel's history cannot be read (no Read
+    Message History): the retry does not post again, and gives up in the end."""
+    await world(harness)
+    harness.bot.clock = Clock(DUE)
+    await poster(harness).stop()
+    http = harness.bot.http
+    real = http.request
+
+    async def answer_lost(route: Any, **kwargs: Any) -> Any:
+        await real(route, **kwargs)
+        raise TimeoutError("the answer never came")
+
+    http.request = answer_lost  # type: ignore[method-assign]
+    try:
+        await SeasonSummaries(harness.bot).run_once()
+    finally:
+        http.request = real  # type: ignore[method-assign]
+    harness.discord._nonces.clear()
+    bot_id = str(harness.discord.bot_user_id)
+    harness.discord.set_overwrites(
+        FEED, [{"id": bot_id, "type": 1, "allow": "0", "deny": str(1 << 16)}]
+    )
+    for _ in range(12):
+        await harness.pool.execute("UPDATE season_summaries SET leased_until = now()")
+        await SeasonSummaries(harness.bot).run_once()
+    assert len(summaries_in(harness)) == 1
+    row = await summary_row(harness)
+    assert row["sent_at"] is None and "could not tell" in row["skipped"]
