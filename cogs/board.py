@@ -36,8 +36,6 @@ DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceErr
 STAT_CHOICES = [app_commands.Choice(name=STAT_LABELS[s], value=s) for s in STATS] + [
     app_commands.Choice(name=label, value=stat) for stat, label in ACTIVITY_BOARDS.items()
 ]
-# What a board needs: post its embed, and read it back (the check that it still exists).
-BOARD_PERMISSIONS = {**FEED_PERMISSIONS, "read_message_history": "Read Message History"}
 PERIOD_CHOICES = [app_commands.Choice(name=PERIOD_LABELS[p], value=p.value) for p in Period]
 
 
@@ -83,7 +81,7 @@ class BoardCog(commands.Cog):
         chosen = Period(period.value) if period and stat.value not in ACTIVITY_BOARDS else None
         chosen = chosen or Period.CURRENT
         missing = missing_permissions(
-            await bot_permissions(self.bot, interaction.guild, channel), BOARD_PERMISSIONS
+            await bot_permissions(self.bot, interaction.guild, channel), FEED_PERMISSIONS
         )
         if missing:
             raise NotAllowed(

@@ -37,7 +37,10 @@ async def exists(http: HTTPClient, channel_id: int, message_id: int) -> bool:
     except discord.NotFound as exc:
         if exc.code == UNKNOWN_MESSAGE:
             return False
-        raise
+        if exc.code == UNKNOWN_CHANNEL:
+            raise
+        # Any other 404 (a proxy without the route, say) tells nothing about the message.
+        log.info("cannot check message %s in channel %s: %s", message_id, channel_id, exc)
     except discord.Forbidden:
         log.info("cannot read message %s in channel %s to check it", message_id, channel_id)
     return True
