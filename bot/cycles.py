@@ -17,28 +17,23 @@ from typing import TYPE_CHECKING
 import aiohttp
 import asyncpg
 
+from db.errors import is_unavailable
+
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
 
 log = logging.getLogger(__name__)
 
 DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
-# The connection itself gone (not one query's failure): the whole cycle waits it out.
-CONNECTION_LOST = (
-    OSError,
-    ConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-)
 
 
 def lost_database(exc: BaseException) -> bool:
-    # A query that timed out (TimeoutError is an OSError) is that query's trouble, and a
-    # network error talking to Discord (aiohttp's are OSErrors too) is not the database.
-    if isinstance(exc, TimeoutError | aiohttp.ClientError):
+    """The database went away (db.errors), not one query's own trouble: a query that timed
+    out or was cancelled is that query's, and Discord's network errors (aiohttp's are
+    OSErrors too) are not the database's."""
+    if isinstance(exc, TimeoutError | asyncpg.QueryCanceledError | aiohttp.ClientError):
         return False
-    return isinstance(exc, CONNECTION_LOST)
+    return is_unavailable(exc)
 
 
 class CycleTask:

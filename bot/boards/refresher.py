@@ -29,8 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import time
 from datetime import datetime, timedelta
 from enum import Enum
@@ -44,6 +42,7 @@ from bot.boards import messages
 from bot.boards.render import board_payload, content_hash
 from bot.cycles import DB_TROUBLE, CycleTask, lost_database
 from bot.periods import Period
+from bot.tracker.engine import owner_id
 from db import boards
 from db.boards import BoardClaim
 
@@ -86,7 +85,7 @@ class BoardRefresher(CycleTask):
         self.verify_seconds = verify_seconds
         self.retry_base = retry_base
         self.retry_max = retry_max
-        self.holder = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.holder = owner_id()
         self._limit = asyncio.Semaphore(concurrency)
         # Boards whose message this process has seen exist (or posted) since its gateway
         # session began: the others are fetched once, so a deletion nobody heard is found.

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -36,6 +34,7 @@ from bot.roles.member_sync import (
     sync_member,
 )
 from bot.roles.rules import league_rank
+from bot.tracker.engine import owner_id
 from db import roles
 from db.model import RoleConfig
 
@@ -68,7 +67,7 @@ class RoleSyncService:
         # Changes the tracker saw reach Discord within one tracking interval.
         track = settings.track_interval_seconds
         self.tick = tick if tick is not None else max(0.5, min(track, 5.0))
-        self.holder = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.holder = owner_id()
         self.recent = RecentChanges()
         self._wake = asyncio.Event()
         self._stopping = False

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +39,7 @@ from bot.season_end.summary import (
     summary_payload,
     summary_title,
 )
+from bot.tracker.engine import owner_id
 from db import season_summaries
 from db.season_summaries import Claim
 
@@ -83,7 +82,7 @@ class SeasonSummaries(CycleTask):
         self.retry_base = retry_base
         self.retry_max = retry_max
         self.delay = delay or summary_delay(bot.settings.raid_interval_seconds)
-        self.holder = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.holder = owner_id()
 
     async def run_once(self) -> float:
         """Claim and post the latest season's summaries; seconds until the next look."""

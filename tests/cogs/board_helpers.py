@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from bot.boards.refresher import BoardRefresher
 from tests.cogs.test_feed import channel_option
-from tests.fakes.discord_server import Message
-from tests.harness import MANAGE_GUILD, Harness, opt, sub
+from tests.fakes.coc_api import FakeCocApi
+from tests.fakes.discord_server import FakeDiscord, Message
+from tests.harness import MANAGE_GUILD, Harness, bot_on, opt, sub
 
 BOARD_CHANNEL = 7300
 
@@ -42,12 +46,43 @@ async def remove_board(harness: Harness, stat: str, channel_id: int = BOARD_CHAN
     )
 
 
+@contextlib.asynccontextmanager
+async def boards_bot(
+    discord: FakeDiscord, coc: FakeCocApi, dsn: str, data_dir: Path
+) -> AsyncIterator[Harness]:
+    """The real bot on the caller's fakes, refreshing boards every 2 s."""
+    async with bot_on(discord, coc, dsn, data_dir, BOARD_REFRESH_SECONDS="2") as h:
+        yield h
+
+
+async def make_due(harness: Harness) -> None:
+    await harness.pool.execute("UPDATE boards SET next_refresh_at = now() - interval '1 s'")
+
+
+async def refresh_racing(
+    harness: Harness, racer: BoardRefresher, meanwhile: Callable[[], Awaitable[None]]
+) -> None:
+    """One cycle of ``racer`` over every board, made due, with ``meanwhile`` run as each
+    board's refresh begins (after its render): what lands during a refresh."""
+    original = racer.refresh
+
+    async def racing(board: Any, payload: Any) -> Any:
+        await meanwhile()
+        return await original(board, payload)
+
+    racer.refresh = racing  # type: ignore[method-assign]
+    try:
+        await make_due(harness)
+        await racer.run_once()
+    finally:
+        racer.refresh = original  # type: ignore[method-assign]
+
+
 async def cycle(harness: Harness, *, due: bool = True) -> None:
     """Make every board due (``due``), then wait until the refresher has run two whole
     cycles (the one under way may have started before)."""
     if due:
-        async with harness.pool.acquire() as con:
-            await con.execute("UPDATE boards SET next_refresh_at = now() - interval '1 s'")
+        await make_due(harness)
     r = refresher(harness)
     for _ in range(2):
         done = r.cycle_done

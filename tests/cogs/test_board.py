@@ -19,13 +19,16 @@ from tests.cogs.board_helpers import (
     BOARD_CHANNEL,
     add_board,
     board_message,
+    boards_bot,
     cycle,
     lines,
+    make_due,
+    refresh_racing,
     refresher,
     remove_board,
 )
 from tests.db.test_history import DAY, seed_player
-from tests.harness import GUILD_ID, MANAGE_GUILD, Harness, bot_on, fakes, opt, sub
+from tests.harness import GUILD_ID, MANAGE_GUILD, Harness, fakes, opt, sub
 
 VIEW, READ_HISTORY = 1 << 10, 1 << 16
 PATCH = ("PATCH", f"/channels/{BOARD_CHANNEL}/messages/")
@@ -35,7 +38,7 @@ PATCH = ("PATCH", f"/channels/{BOARD_CHANNEL}/messages/")
 async def harness(db_dsn: str, tmp_path: Path) -> AsyncIterator[Harness]:
     async with fakes() as (discord, coc):
         discord.add_channel(GUILD_ID, BOARD_CHANNEL, name="boards")
-        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+        async with boards_bot(discord, coc, db_dsn, tmp_path) as h:
             yield h
 
 
@@ -93,11 +96,11 @@ async def test_a_change_the_tracker_sees_reaches_the_board(harness: Harness) -> 
 async def test_kept_across_a_restart(db_dsn: str, tmp_path: Path) -> None:
     async with fakes() as (discord, coc):
         discord.add_channel(GUILD_ID, BOARD_CHANNEL, name="boards")
-        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+        async with boards_bot(discord, coc, db_dsn, tmp_path) as h:
             await seed(h, ("#2PP", "Alpha", 1500))
             await add_board(h, "trophies")
             message = await board_message(h)
-        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+        async with boards_bot(discord, coc, db_dsn, tmp_path) as h:
             await cycle(h)  # the new process checks the message once: it is there
             assert message.edits == 0
             await set_trophies(h, "#2PP", 1700)
@@ -127,12 +130,12 @@ async def test_a_message_deleted_while_the_bot_was_away_is_posted_again(
 ) -> None:
     async with fakes() as (discord, coc):
         discord.add_channel(GUILD_ID, BOARD_CHANNEL, name="boards")
-        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+        async with boards_bot(discord, coc, db_dsn, tmp_path) as h:
             await seed(h, ("#2PP", "Alpha", 1500))
             await add_board(h, "trophies")
             first = await board_message(h)
         discord.delete_message(BOARD_CHANNEL, first.id)  # nobody connected to hear it
-        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+        async with boards_bot(discord, coc, db_dsn, tmp_path) as h:
             second = await board_message(h)
             assert second.id != first.id
             await cycle(h)
@@ -213,8 +216,7 @@ async def test_a_channel_deleted_while_nobody_heard_is_found(harness: Harness) -
     # Unknown to Discord now, though the cache still holds it (no event came).
     harness.discord.fail_channel(BOARD_CHANNEL, 404)
     await set_trophies(harness, "#2PP", 1600)
-    async with harness.pool.acquire() as con:
-        await con.execute("UPDATE boards SET next_refresh_at = now()")
+    await make_due(harness)
     await BoardRefresher(harness.bot).run_once()
     async with harness.pool.acquire() as con:
         assert await con.fetchval("SELECT count(*) FROM boards") == 0
@@ -251,16 +253,11 @@ async def test_remove_while_its_message_is_being_posted_leaves_no_stray_message(
     await seed(harness, ("#2PP", "Alpha", 1500))
     await refresher(harness).stop()
     await add_board(harness, "trophies")
-    racer = BoardRefresher(harness.bot)
-    original = racer.refresh
 
-    async def refresh_then_removed(board: Any, payload: Any) -> Any:
-        async with harness.pool.acquire() as con:
-            await con.execute("DELETE FROM boards")  # /board remove, mid-refresh
-        return await original(board, payload)
+    async def removed() -> None:
+        await harness.pool.execute("DELETE FROM boards")  # /board remove, mid-refresh
 
-    racer.refresh = refresh_then_removed  # type: ignore[method-assign]
-    await racer.run_once()
+    await refresh_racing(harness, BoardRefresher(harness.bot), removed)
     assert harness.discord.channel_messages[BOARD_CHANNEL]  # it was posted ...
     assert harness.discord.live_messages(BOARD_CHANNEL) == []  # ... and taken back
 
@@ -271,17 +268,12 @@ async def test_a_period_changed_during_a_refresh_is_shown_at_once(harness: Harne
     message = await board_message(harness)
     await refresher(harness).stop()
     racer = BoardRefresher(harness.bot)
-    original = racer.refresh
 
-    async def refresh_while_changed(board: Any, payload: Any) -> Any:
+    async def period_changed() -> None:
         await add_board(harness, "trophies", period="7d")  # rendered already: stale
-        return await original(board, payload)
 
-    racer.refresh = refresh_while_changed  # type: ignore[method-assign]
-    async with harness.pool.acquire() as con:
-        await con.execute("UPDATE boards SET next_refresh_at = now(), content_hash = 'x'")
-    await racer.run_once()
-    racer.refresh = original  # type: ignore[method-assign]
+    await harness.pool.execute("UPDATE boards SET content_hash = 'x'")
+    await refresh_racing(harness, racer, period_changed)
     await racer.run_once()  # due again at once, not in an hour
     assert message.embeds[0]["title"] == "Trophies: gain over 7 days"
 
@@ -355,8 +347,7 @@ async def test_two_refreshers_edit_each_board_once(harness: Harness) -> None:
     await asyncio.gather(first.run_once(), second.run_once())  # both check every message once
     for round_ in range(3):
         await set_trophies(harness, "#2PQ", 2000 + round_)
-        async with harness.pool.acquire() as con:
-            await con.execute("UPDATE boards SET next_refresh_at = now() - interval '1 s'")
+        await make_due(harness)
         await asyncio.gather(first.run_once(), second.run_once())
     trophies = next(m for m in messages if m.embeds[0]["title"] == "Trophies")
     assert trophies.edits == 3
@@ -372,22 +363,15 @@ async def test_a_delete_heard_while_the_replacement_is_posted_leaves_one_message
     first = await board_message(harness)
     await refresher(harness).stop()
     racer = BoardRefresher(harness.bot)
-    original = racer.refresh
 
-    async def refresh_while_deleted(board: Any, payload: Any) -> Any:
+    async def deleted() -> None:
         first.deleted = True  # the refresh's edit will find it gone and post anew ...
         await racer.messages_deleted(BOARD_CHANNEL, [first.id])  # ... as the event lands
-        return await original(board, payload)
 
-    racer.refresh = refresh_while_deleted  # type: ignore[method-assign]
     await set_trophies(harness, "#2PP", 1600)
-    async with harness.pool.acquire() as con:
-        await con.execute("UPDATE boards SET next_refresh_at = now()")
-    await racer.run_once()
-    racer.refresh = original  # type: ignore[method-assign]
+    await refresh_racing(harness, racer, deleted)
     for _ in range(3):
-        async with harness.pool.acquire() as con:
-            await con.execute("UPDATE boards SET next_refresh_at = now()")
+        await make_due(harness)
         await racer.run_once()
     (live,) = harness.discord.live_messages(BOARD_CHANNEL)
     async with harness.pool.acquire() as con:
@@ -414,12 +398,12 @@ async def test_a_channel_deleted_while_the_bot_was_away_takes_its_boards(
 ) -> None:
     async with fakes() as (discord, coc):
         discord.add_channel(GUILD_ID, BOARD_CHANNEL, name="boards")
-        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+        async with boards_bot(discord, coc, db_dsn, tmp_path) as h:
             await seed(h, ("#2PP", "Alpha", 1500))
             await add_board(h, "trophies")
             await board_message(h)
         discord.delete_channel(BOARD_CHANNEL)  # nobody connected to hear it
-        async with bot_on(discord, coc, db_dsn, tmp_path, BOARD_REFRESH_SECONDS="2") as h:
+        async with boards_bot(discord, coc, db_dsn, tmp_path) as h:
             await cycle(h)
             async with h.pool.acquire() as con:
                 assert await con.fetchval("SELECT count(*) FROM boards") == 0
@@ -464,15 +448,11 @@ async def test_a_stale_verdict_does_not_turn_off_a_board_changed_meanwhile(
     await refresher(harness).stop()
     racer = BoardRefresher(harness.bot)
     racer.access_problem = lambda board: "I can no longer see it."  # type: ignore[method-assign]
-    original = racer.refresh
 
-    async def changed_meanwhile(board: Any, payload: Any) -> Any:
+    async def changed_meanwhile() -> None:
         # An admin turns it on again (or its message is seen deleted) mid-refresh.
         await harness.pool.execute("UPDATE boards SET revision = revision + 1")
-        return await original(board, payload)
 
-    racer.refresh = changed_meanwhile  # type: ignore[method-assign]
-    await harness.pool.execute("UPDATE boards SET next_refresh_at = now()")
-    await racer.run_once()
+    await refresh_racing(harness, racer, changed_meanwhile)
     row = await harness.pool.fetchrow("SELECT disabled_at, leased_by FROM boards")
     assert row["disabled_at"] is None and row["leased_by"] is None  # due again at once

@@ -315,11 +315,10 @@ async def test_clan_games(harness: Harness) -> None:
     assert [r["points"] for r in only] == ["750"]
 
 
-async def test_a_war_between_two_tracked_clans_lists_each_attack_once(harness: Harness) -> None:
-    """Both clans' wars are stored, each with every attack: the export takes one copy."""
+async def both_clans_at_war(harness: Harness) -> None:
+    """Both clans of a war tracked and polled: two attacks, one by each side."""
     await track_clan(harness)
     await track_clan(harness, OPPONENT, "Their Clan")
-    now = datetime.now(UTC)
     war = ScriptedWar(
         CLAN,
         "Our Clan",
@@ -327,13 +326,18 @@ async def test_a_war_between_two_tracked_clans_lists_each_attack_once(harness: H
         "Their Clan",
         lineup(OURS, names=["Ann", "Bo", "Cid"]),
         lineup(THEIRS, names=["Xi", "Yu", "Zo"]),
-        preparation_start=now - timedelta(hours=27),
+        preparation_start=datetime.now(UTC) - timedelta(hours=27),
     )
     war.begin_battle()
     war.attack(OURS[0], THEIRS[0], 2, 80)
     war.attack(THEIRS[1], OURS[1], 3, 100)
     harness.coc.serve_war(war)
     await poll_wars(harness)
+
+
+async def test_a_war_between_two_tracked_clans_lists_each_attack_once(harness: Harness) -> None:
+    """Both clans' wars are stored, each with every attack: the export takes one copy."""
+    await both_clans_at_war(harness)
     async with harness.pool.acquire() as con:
         assert await con.fetchval("SELECT count(*) FROM wars") == 2  # one per side
     got = table(await harness.run("export", opt("kind", "wars")))
@@ -385,22 +389,7 @@ async def test_one_export_at_a_time_per_server(harness: Harness) -> None:
 async def test_an_attack_only_the_other_copy_saw_is_kept(harness: Harness) -> None:
     """Two tracked clans' copies of one war differ (one was last read before the end):
     the export keeps every attack either copy holds, once."""
-    await track_clan(harness)
-    await track_clan(harness, OPPONENT, "Their Clan")
-    war = ScriptedWar(
-        CLAN,
-        "Our Clan",
-        OPPONENT,
-        "Their Clan",
-        lineup(OURS, names=["Ann", "Bo", "Cid"]),
-        lineup(THEIRS, names=["Xi", "Yu", "Zo"]),
-        preparation_start=datetime.now(UTC) - timedelta(hours=27),
-    )
-    war.begin_battle()
-    war.attack(OURS[0], THEIRS[0], 2, 80)
-    war.attack(THEIRS[1], OURS[1], 3, 100)
-    harness.coc.serve_war(war)
-    await poll_wars(harness)
+    await both_clans_at_war(harness)
     first_clan = min(CLAN, OPPONENT)
     async with harness.pool.acquire() as con:
         await con.execute(

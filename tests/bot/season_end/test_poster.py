@@ -249,6 +249,24 @@ async def test_a_refused_channel_is_not_retried_forever(harness: Harness) -> Non
     assert summaries_in(harness) == []
 
 
+async def first_try_times_out(harness: Harness, *, lands: bool) -> None:
+    """One run of a poster whose post gets no answer: it reached Discord (``lands``) or
+    not, and the poster cannot tell which."""
+    http = harness.bot.http
+    real = http.request
+
+    async def no_answer(route: Any, **kwargs: Any) -> Any:
+        if lands:
+            await real(route, **kwargs)
+        raise TimeoutError("the answer never came")
+
+    http.request = no_answer  # type: ignore[method-assign]
+    try:
+        await SeasonSummaries(harness.bot).run_once()
+    finally:
+        http.request = real  # type: ignore[method-assign]
+
+
 async def test_a_retry_after_a_lost_answer_finds_the_summary_already_posted(
     harness: Harness,
 ) -> None:
@@ -261,18 +279,7 @@ async def test_a_retry_after_a_lost_answer_finds_the_summary_already_posted(
     for n in range(150):
         chatter = harness.discord._new_message({"content": f"chatter {n}"}, [], FEED)
         harness.discord.channel_messages[FEED].append(chatter)
-    http = harness.bot.http
-    real = http.request
-
-    async def answer_lost(route: Any, **kwargs: Any) -> Any:
-        await real(route, **kwargs)
-        raise TimeoutError("the answer never came")
-
-    http.request = answer_lost  # type: ignore[method-assign]
-    try:
-        await SeasonSummaries(harness.bot).run_once()
-    finally:
-        http.request = real  # type: ignore[method-assign]
+    await first_try_times_out(harness, lands=True)
     assert len(summaries_in(harness)) == 1
     harness.discord._nonces.clear()  # minutes later: Discord no longer knows the nonce
     await harness.pool.execute("UPDATE season_summaries SET leased_until = now()")
@@ -282,27 +289,12 @@ async def test_a_retry_after_a_lost_answer_finds_the_summary_already_posted(
     assert row["sent_at"] is not None and row["message_id"] == post.id
 
 
-async def first_try_fails(harness: Harness) -> None:
-    """One run of the poster whose post times out before reaching Discord."""
-    http = harness.bot.http
-    real = http.request
-
-    async def no_answer(route: Any, **kwargs: Any) -> Any:
-        raise TimeoutError("no answer")
-
-    http.request = no_answer  # type: ignore[method-assign]
-    try:
-        await SeasonSummaries(harness.bot).run_once()
-    finally:
-        http.request = real  # type: ignore[method-assign]
-
-
 async def test_a_retry_follows_the_feed(harness: Harness) -> None:
     await world(harness)
     harness.discord.add_channel(GUILD_ID, FEED + 1, name="new-feed")
     harness.bot.clock = Clock(DUE)
     await poster(harness).stop()
-    await first_try_fails(harness)
+    await first_try_times_out(harness, lands=False)
     assert summaries_in(harness) == []
     await harness.pool.execute("UPDATE feeds SET channel_id = $1", FEED + 1)
     await harness.pool.execute("UPDATE season_summaries SET leased_until = now()")
@@ -314,7 +306,7 @@ async def test_a_feed_turned_off_before_the_post_gets_none(harness: Harness) -> 
     await world(harness)
     harness.bot.clock = Clock(DUE)
     await poster(harness).stop()
-    await first_try_fails(harness)
+    await first_try_times_out(harness, lands=False)
     await harness.pool.execute("UPDATE feeds SET enabled = false")
     await harness.pool.execute("UPDATE season_summaries SET leased_until = now()")
     await SeasonSummaries(harness.bot).run_once()
@@ -345,18 +337,7 @@ async def test_an_unreadable_history_after_a_lost_answer_never_posts_twice(
     await world(harness)
     harness.bot.clock = Clock(DUE)
     await poster(harness).stop()
-    http = harness.bot.http
-    real = http.request
-
-    async def answer_lost(route: Any, **kwargs: Any) -> Any:
-        await real(route, **kwargs)
-        raise TimeoutError("the answer never came")
-
-    http.request = answer_lost  # type: ignore[method-assign]
-    try:
-        await SeasonSummaries(harness.bot).run_once()
-    finally:
-        http.request = real  # type: ignore[method-assign]
+    await first_try_times_out(harness, lands=True)
     harness.discord._nonces.clear()
     bot_id = str(harness.discord.bot_user_id)
     harness.discord.set_overwrites(
