@@ -249,7 +249,7 @@ class TimelineMachine(RuleBasedStateMachine):
             await con.execute("UPDATE tracker_status SET paused_until = NULL")
         self.api.reset_counts()
         await asyncio.gather(*(t.run_once() for t in trackers))
-        self._note_readings()
+        await self._note_readings()
         await self._note_tracking()
 
     async def _note_tracking(self) -> None:
@@ -267,12 +267,14 @@ class TimelineMachine(RuleBasedStateMachine):
                     gap = self.game.given(tag, since, now)
                     self.forgiven[tag] = self.forgiven.get(tag, 0) + gap
 
-    def _note_readings(self) -> None:
-        """First sightings: the oracle's baseline is the first full profile read."""
-        for method, path, status in self.api.answered:
-            if method == "GET" and path.startswith("/v1/players/#") and status == 200:
-                tag = path.rsplit("/", 1)[1]
-                if tag in PLAYERS and tag not in self.truth:
+    async def _note_readings(self) -> None:
+        """First sightings: the oracle's baseline is the first full profile the tracker
+        stored. An answer the fake sent is not enough: on a busy machine the client can
+        give up on it (the request deadline) and read the player at a later poll."""
+        for tag in self._profiles_read():
+            if tag in PLAYERS and tag not in self.truth:
+                stored = await self._value("SELECT 1 FROM player_history WHERE tag = $1", tag)
+                if stored:
                     shown, view = self.game.read_profile(tag)  # the answer the poll got
                     self.truth[tag] = Truth(shown, (view.donations, view.received))
 
