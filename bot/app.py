@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.discord_bot import TrackerBot, point_discord_at
+from bot.discord_bot import TrackerBot, make_bot, point_discord_at
 from bot.failures import discord_failure
 from bot.health import heartbeat
 from bot.lifecycle import TRACKER_STOP_TIMEOUT, Signals, run, services
@@ -61,7 +61,9 @@ async def _run(settings: Settings, signals: Signals) -> None:
     point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
     supervisor = Supervisor()
     async with services(settings, signals) as svc:
-        bot = TrackerBot(settings=settings, pool=svc.pool, clash=svc.clash, supervisor=supervisor)
+        # TrackerBot, or its sharded twin when SHARD_COUNT is set (the start is the same:
+        # log in, connect, close).
+        bot = make_bot(settings=settings, pool=svc.pool, clash=svc.clash, supervisor=supervisor)
 
         def healthy() -> bool:
             return bot.is_ready() and not bot.is_closed() and supervisor.healthy()

@@ -72,6 +72,15 @@ def _object(data: object) -> dict[str, Any]:
     raise ApiUnavailable(f"unreadable body ({kind})", answered=True)
 
 
+def _max_age(data: object) -> float | None:
+    """The answer's Cache-Control max-age, which coc.py leaves in the body it returns."""
+    if isinstance(data, dict):
+        age = data.get("_response_retry")
+        if isinstance(age, int | float) and not isinstance(age, bool) and age > 0:
+            return float(age)
+    return None
+
+
 def _map_error(exc: BaseException, tag: str, *, clan: bool = False) -> Exception:
     if isinstance(exc, coc.NotFound):
         return ClanNotFound(tag) if clan else PlayerNotFound(tag)
@@ -104,6 +113,14 @@ class ClashApi:
         self._rebuild_lock = asyncio.Lock()
         self._rekeys: list[float] = []
         self._needs_rebuild = False
+        # The cache age each kind of endpoint last answered with (the budget planner
+        # never asks sooner than that for a blank interval).
+        self.cache_ages: dict[str, float] = {}
+
+    def _note_age(self, kind: str, data: object) -> None:
+        age = _max_age(data)
+        if age is not None:
+            self.cache_ages[kind] = age
 
     @property
     def client(self) -> coc.Client:
@@ -223,6 +240,7 @@ class ClashApi:
             tag,
             deadline=deadline,
         )
+        self._note_age("player", data)
         return _object(data)
 
     async def get_clan(
@@ -234,6 +252,7 @@ class ClashApi:
             clan=True,
             deadline=deadline,
         )
+        self._note_age("clan", data)
         return _object(data)
 
     # -- wars: raw bodies without a top-level tag; a private war log is its own error --
@@ -275,6 +294,7 @@ class ClashApi:
             deadline=deadline,
         )
         assert data is not None
+        self._note_age("war", data)
         return data
 
     async def get_league_group(
@@ -334,6 +354,7 @@ class ClashApi:
         )
         if not isinstance(data, dict):
             raise ApiUnavailable(f"unreadable body ({type(data).__name__})", answered=True)
+        self._note_age("raid", data)
         return data
 
     # -- ranked: coc.py 4.0 has no methods for these routes, so they go through its HTTP
@@ -361,7 +382,9 @@ class ClashApi:
         self, tag: str, *, deadline: float | None = COMMAND_DEADLINE, cached: bool = False
     ) -> dict[str, Any]:
         """The raw ``/players/{tag}/battlelog`` body: up to 50 battles, newest first."""
-        return await self._player_route(tag, "battlelog", deadline=deadline, cached=cached)
+        data = await self._player_route(tag, "battlelog", deadline=deadline, cached=cached)
+        self._note_age("battlelog", data)
+        return data
 
     async def get_league_history(
         self, tag: str, *, deadline: float | None = COMMAND_DEADLINE, cached: bool = False

@@ -116,6 +116,19 @@ class TrackerBot(commands.Bot):
         self._idle = asyncio.Event()
         self._idle.set()
 
+    def shard_for(self, guild_id: int | None) -> int | None:
+        """The shard a guild's events come on, as Discord assigns it; None unsharded (or
+        outside a guild)."""
+        count = self.settings.shard_count
+        if count is None or guild_id is None:
+            return None
+        return (guild_id >> 22) % count
+
+    def gateway_latency(self, guild_id: int | None = None) -> float:
+        """Seconds between a heartbeat and its acknowledgement on the connection that
+        carries ``guild_id`` (unsharded: the one connection); inf or nan until measured."""
+        return self.latency
+
     @contextlib.contextmanager
     def command_in_flight(self) -> Iterator[None]:
         """Count one command (or autocomplete) while it runs (TrackerTree._call)."""
@@ -189,3 +202,62 @@ class TrackerBot(commands.Bot):
             self.user and self.user.id,
             len(self.guilds),
         )
+
+
+class ShardedTrackerBot(TrackerBot, commands.AutoShardedBot):
+    """The same bot over discord.py's AutoShardedBot: the shards SHARD_IDS (default: all)
+    of SHARD_COUNT, each its own gateway connection, in this process.
+
+    The method order is TrackerBot, Bot, AutoShardedBot, BotBase, AutoShardedClient,
+    Client: Bot and AutoShardedBot add nothing of their own, so the client's methods
+    (connect, close, latency, ...) are the sharded client's. With ``shard_count`` given,
+    discord.py does not ask Discord for one (no GET /gateway/bot).
+    """
+
+    def gateway_latency(self, guild_id: int | None = None) -> float:
+        shard = self.shard_for(guild_id)
+        if shard is None:
+            return self.latency  # the average over this process's shards
+        info = self.get_shard(shard)
+        return info.latency if info is not None else float("nan")
+
+
+def describe_shards(settings: Settings) -> str:
+    """Which shards this process runs, for the start-up log."""
+    count = settings.shard_count
+    if count is None:
+        return "one unsharded gateway connection"
+    ids = settings.shard_ids if settings.shard_ids is not None else tuple(range(count))
+    if len(ids) == count:
+        return f"all {count} shard(s) in this process"
+    listed = ", ".join(str(i) for i in ids)
+    return f"shard(s) {listed} of {count} (the others run in other processes)"
+
+
+def make_bot(
+    *,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    clash: ClashApi,
+    supervisor: Supervisor,
+    clock: Callable[[], datetime] = utcnow,
+    **options: Any,
+) -> TrackerBot:
+    """The bot ``settings`` ask for: unsharded without SHARD_COUNT (a plain TrackerBot),
+    else a ShardedTrackerBot running SHARD_IDS (default: every shard)."""
+    log.info("Discord: %s", describe_shards(settings))
+    if settings.shard_count is None:
+        return TrackerBot(
+            settings=settings, pool=pool, clash=clash, supervisor=supervisor, clock=clock, **options
+        )
+    shard_ids = list(settings.shard_ids) if settings.shard_ids is not None else None
+    return ShardedTrackerBot(
+        settings=settings,
+        pool=pool,
+        clash=clash,
+        supervisor=supervisor,
+        clock=clock,
+        shard_count=settings.shard_count,
+        shard_ids=shard_ids,
+        **options,
+    )

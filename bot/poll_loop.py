@@ -75,7 +75,7 @@ class ClanPoller:
         *,
         pool: asyncpg.Pool,
         clash: ClashApi,
-        interval: float,
+        interval: float | Callable[[], float],
         concurrency: int,
         idle_wait: float,
         clock: Callable[[], datetime] = utcnow,
@@ -83,11 +83,20 @@ class ClanPoller:
         self.pool = pool
         self.clash = clash
         self.clock = clock
-        self.interval = interval
+        # A callable: the budget planner's interval in force, read at each schedule.
+        self._interval = interval if callable(interval) else (lambda: interval)
         self.idle_wait = idle_wait
         self.owner = owner_id()
         self._requests = asyncio.Semaphore(concurrency)
         self.last_beat = time.monotonic()
+
+    @property
+    def interval(self) -> float:
+        return self._interval()
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self._interval = lambda: seconds
 
     def _beat(self) -> None:
         self.last_beat = time.monotonic()

@@ -13,6 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_COC_API = "https://api.clashofclans.com/v1"
+# TRACK_INTERVAL_SECONDS left blank: the clan endpoint's cache age. Asking sooner returns
+# the same answer; the budget planner stretches it when the keys cannot keep up.
+PLANNED_TRACK_INTERVAL = 120.0
 
 
 class Secret:
@@ -59,6 +62,10 @@ class Settings:
     discord_guild_id: int | None = None
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
+    # Discord sharding: the total number of shards, and those this process runs (None:
+    # all of them). Unset SHARD_COUNT: one unsharded connection.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
     coc_tokens: tuple[Secret, ...] = ()
     coc_email: str | None = None
     coc_password: Secret | None = None
@@ -68,13 +75,17 @@ class Settings:
     coc_api_base_url: str = DEFAULT_COC_API
     database_url: Secret | None = None
     data_dir: Path = Path("data")
-    track_interval_seconds: float = 900.0
+    track_interval_seconds: float = PLANNED_TRACK_INTERVAL
     # Wars of tracked clans (default: TRACK_INTERVAL_SECONDS).
-    war_interval_seconds: float = 900.0
+    war_interval_seconds: float = PLANNED_TRACK_INTERVAL
     # Raid weekends of tracked clans (default: TRACK_INTERVAL_SECONDS).
-    raid_interval_seconds: float = 900.0
+    raid_interval_seconds: float = PLANNED_TRACK_INTERVAL
     # Battle logs of tracked players who played within a day (default: TRACK_INTERVAL_SECONDS).
-    battlelog_interval_seconds: float = 900.0
+    battlelog_interval_seconds: float = PLANNED_TRACK_INTERVAL
+    # The intervals left blank ("track", "war", "raid", "battlelog"): never below the
+    # endpoint's cache age. One set explicitly is honoured, also below it. Either is
+    # stretched when the API budget cannot keep up (bot.tracker.budget).
+    planned_intervals: frozenset[str] = frozenset()
     # How often every syncing guild's members are all re-checked (changes sync at once).
     role_sync_interval_seconds: float = 3600.0
     # How often each auto-updating board is re-rendered (edited only when it changed).
@@ -175,6 +186,47 @@ class _Reader:
         return raw
 
 
+MAX_SHARDS = 10_000
+
+
+def _shards(r: _Reader) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT and SHARD_IDS: each id a shard of the count, none twice."""
+    count = r.integer("SHARD_COUNT", None, 1, MAX_SHARDS)
+    raw = r.text("SHARD_IDS")
+    if raw is None:
+        return count, None
+    parts = [p.strip() for p in raw.split(",")]
+    try:
+        ids = tuple(int(p) for p in parts)
+    except ValueError:
+        r.problems.append(
+            f"SHARD_IDS must be comma-separated whole numbers (e.g. 0,1), got {raw!r}"
+        )
+        return count, None
+    if r.text("SHARD_COUNT") is None:
+        r.problems.append(
+            "SHARD_IDS is set without SHARD_COUNT: set SHARD_COUNT to the total number "
+            "of shards (the same in every process)"
+        )
+        return None, None
+    if count is None:  # SHARD_COUNT itself is wrong, and named already
+        return None, None
+    bad = [i for i in ids if not 0 <= i < count]
+    if bad:
+        r.problems.append(
+            f"SHARD_IDS must be shards of SHARD_COUNT={count}, from 0 to {count - 1}, got "
+            + ", ".join(str(i) for i in bad)
+        )
+        return count, None
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        r.problems.append(
+            "SHARD_IDS names a shard more than once: " + ", ".join(str(i) for i in twice)
+        )
+        return count, None
+    return count, ids
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Read settings from ``env`` (default: ``.env`` then the process environment).
 
@@ -198,6 +250,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
     guild_id = r.integer("DISCORD_GUILD_ID", None, 1, 2**63 - 1)
     api_base = r.url("DISCORD_API_BASE_URL", ("http", "https"))
     gateway = r.url("DISCORD_GATEWAY_URL", ("ws", "wss", "http", "https"))
+    shard_count, shard_ids = _shards(r)
 
     tokens = tuple(Secret(t.strip()) for t in (r.text("COC_TOKENS") or "").split(",") if t.strip())
     email = r.text("COC_EMAIL")
@@ -232,11 +285,25 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         )
         level = "INFO"
 
-    track_interval = r.number("TRACK_INTERVAL_SECONDS", 900.0, 0.0, 86_400 * 7)
+    track_interval = r.number("TRACK_INTERVAL_SECONDS", PLANNED_TRACK_INTERVAL, 0.0, 86_400 * 7)
+    # Blank intervals are planned; one defaulting to an explicit TRACK_INTERVAL_SECONDS
+    # is explicit too (the operator chose that pace).
+    planned = {
+        name
+        for name, var in (
+            ("track", "TRACK_INTERVAL_SECONDS"),
+            ("war", "WAR_INTERVAL_SECONDS"),
+            ("raid", "RAID_INTERVAL_SECONDS"),
+            ("battlelog", "BATTLELOG_INTERVAL_SECONDS"),
+        )
+        if r.text(var) is None and r.text("TRACK_INTERVAL_SECONDS") is None
+    }
     settings_kwargs = dict(
         discord_guild_id=guild_id,
         discord_api_base_url=api_base,
         discord_gateway_url=gateway,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
         coc_tokens=tokens,
         coc_email=email,
         coc_password=Secret(password) if password else None,
@@ -252,6 +319,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         battlelog_interval_seconds=r.number(
             "BATTLELOG_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7
         ),
+        planned_intervals=frozenset(planned),
         role_sync_interval_seconds=r.number("ROLE_SYNC_INTERVAL_SECONDS", 3600.0, 0.0, 86_400 * 7),
         board_refresh_seconds=r.number("BOARD_REFRESH_SECONDS", 300.0, 0.0, 86_400),
         clan_games_max=r.integer("CLAN_GAMES_MAX", 4000, 1, 100_000) or 4000,

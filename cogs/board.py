@@ -188,6 +188,12 @@ class BoardCog(commands.Cog):
         self.refresher.new_session()
 
     @commands.Cog.listener()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        # Sharded, one shard's new session (a reconnect that could not resume) fires no
+        # on_ready once the process is up: the deletes it missed are found the same way.
+        self.refresher.new_session()
+
+    @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if payload.guild_id is not None:
             await self._messages_gone(payload.channel_id, [payload.message_id])

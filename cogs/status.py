@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -13,7 +14,8 @@ from discord.ext import commands
 from bot.embeds import literal, timestamp
 from bot.supervisor import Supervisor
 from bot.timeutil import utcnow
-from db import guild_tracking, tracker_status
+from bot.tracker.status_text import budget_text, freshness_text
+from db import budget, guild_tracking, tracker_status
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
@@ -33,6 +35,8 @@ class StatusCog(commands.Cog):
             state = await tracker_status.status(con)
             backlog = await tracker_status.backlog(con)
             clans = await tracker_status.count_clans(con)
+            plan = await budget.load_plan(con)
+            fresh = await budget.freshness(con)
             guild_players = guild_clans = None
             if interaction.guild_id is not None:
                 guild_players = await guild_tracking.count_guild_players(con, interaction.guild_id)
@@ -59,11 +63,23 @@ class StatusCog(commands.Cog):
         embed.add_field(name="Last sweep", value=sweep, inline=False)
         embed.add_field(name="Backlog", value=f"{backlog['due']} players past due")
         api = state["api_latency_ms"]
+        # The gateway connection this server's events come on (its shard's, when sharded).
+        beat = self.bot.gateway_latency(interaction.guild_id)
+        beat_text = f"{beat * 1000:.0f} ms" if math.isfinite(beat) else "not measured yet"
+        shard = self.bot.shard_for(interaction.guild_id)
+        gateway = (
+            f"Gateway {beat_text}"
+            if shard is None
+            else f"Shard {shard} of {self.bot.settings.shard_count}, gateway {beat_text}"
+        )
         embed.add_field(
             name="Latency",
-            value=f"API {api:.0f} ms (tracker average)\nDatabase {db_ms:.1f} ms"
-            if api is not None
-            else f"API: not measured yet\nDatabase {db_ms:.1f} ms",
+            value=(
+                f"API {api:.0f} ms (tracker average)\nDatabase {db_ms:.1f} ms"
+                if api is not None
+                else f"API: not measured yet\nDatabase {db_ms:.1f} ms"
+            )
+            + f"\n{gateway}",
         )
         if state["pause_reason"]:
             until = state["paused_until"]
@@ -75,6 +91,14 @@ class StatusCog(commands.Cog):
         else:
             paused = "Running"
         embed.add_field(name="Tracker", value=paused, inline=False)
+        settings = self.bot.settings
+        keys = len(settings.coc_tokens) or settings.coc_key_count
+        embed.add_field(
+            name="API budget",
+            value=budget_text(plan, keys, settings.coc_throttle_limit),
+            inline=False,
+        )
+        embed.add_field(name="Freshness", value=freshness_text(fresh), inline=False)
         embed.add_field(
             name="Background tasks", value=describe_tasks(self.bot.supervisor), inline=False
         )

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from bot.clash import ClashApi
-from bot.discord_bot import TrackerBot, point_discord_at
+from bot.discord_bot import TrackerBot, make_bot, point_discord_at
 from bot.settings import Settings, load_settings
 from bot.supervisor import Supervisor
 from db.pool import create_pool
@@ -100,6 +100,11 @@ async def running_bot(dsn: str, data_dir: Path, **extra: str) -> AsyncIterator[H
         yield h
 
 
+async def _identify_at_once(shard_id: int | None, *, initial: bool = False) -> None:
+    """discord.py waits 5 s between two shards' IDENTIFYs (Discord's limit); the fake
+    has none."""
+
+
 @contextlib.asynccontextmanager
 async def bot_on(
     discord: FakeDiscord, coc: FakeCocApi, dsn: str, data_dir: Path, **extra: str
@@ -116,16 +121,22 @@ async def bot_on(
     clash = ClashApi(settings)
     await clash.start()
     supervisor = Supervisor()
-    bot = TrackerBot(
+    # SHARD_COUNT in ``extra``: the sharded bot, with its shards (SHARD_IDS) only.
+    bot = make_bot(
         settings=settings,
         pool=pool,
         clash=clash,
         supervisor=supervisor,
         guild_ready_timeout=0.05,
     )
+    if settings.shard_count is not None:
+        bot.before_identify_hook = _identify_at_once  # type: ignore[method-assign]
     runner = asyncio.create_task(bot.start(settings.discord_token.get()))
     try:
-        await asyncio.wait_for(discord.ready.wait(), 15)
+        if settings.shard_count is None:
+            await asyncio.wait_for(discord.ready.wait(), 15)
+        else:
+            await discord.wait_shards_ready(settings.shard_count, settings.shard_ids)
         await discord.wait_synced(GUILD_ID)
         await asyncio.wait_for(bot.wait_until_ready(), 15)
         yield Harness(discord, coc, bot, pool, settings)

@@ -23,6 +23,7 @@ from bot.errors import ApiAccessDenied, ApiMaintenance, ApiRateLimited, UserFaci
 from bot.poll_loop import ClanPoller
 from bot.settings import Settings
 from bot.timeutil import utcnow
+from bot.tracker.budget import Budget
 from db import battle_schedule
 from db.battle_schedule import Lease
 
@@ -62,12 +63,15 @@ class BattlePoller(ClanPoller):
         clash: ClashApi,
         options: BattleOptions | None = None,
         clock: Callable[[], datetime] = utcnow,
+        budget: Budget | None = None,
     ) -> None:
         self.options = options or BattleOptions()
         super().__init__(
             pool=pool,
             clash=clash,
-            interval=settings.battlelog_interval_seconds,
+            interval=budget.battle_logs
+            if budget is not None
+            else settings.battlelog_interval_seconds,
             concurrency=self.options.concurrency,
             idle_wait=self.options.idle_wait,
             clock=clock,

@@ -31,6 +31,7 @@ from bot.raids.parse import RaidPayloadError, parse_seasons
 from bot.raids.store import write_answer
 from bot.settings import Settings
 from bot.timeutil import utcnow
+from bot.tracker.budget import Budget
 from db import raids
 from db.model import RaidWeekend
 
@@ -103,12 +104,13 @@ class RaidPoller(ClanPoller):
         clash: ClashApi,
         options: RaidOptions | None = None,
         clock: Callable[[], datetime] = utcnow,
+        budget: Budget | None = None,
     ) -> None:
         self.options = options or RaidOptions()
         super().__init__(
             pool=pool,
             clash=clash,
-            interval=settings.raid_interval_seconds,
+            interval=budget.raids if budget is not None else settings.raid_interval_seconds,
             concurrency=self.options.concurrency,
             idle_wait=self.options.idle_wait,
             clock=clock,

@@ -28,6 +28,7 @@ from bot.profile import parse_player
 from bot.settings import Settings
 from bot.timeutil import utcnow
 from bot.tracker.batches import until_stopped, wait_or_stop, write_or_wait
+from bot.tracker.budget import Budget
 from bot.tracker.faults import Backoff, BatchFaults
 from bot.tracker.observe import ProfileReading, record_clan, record_events, record_players
 from db import clan_membership, schedule, tracker_status
@@ -83,6 +84,7 @@ class Tracker:
         clash: ClashApi,
         options: TrackerOptions | None = None,
         clock: Callable[[], datetime] = utcnow,
+        budget: Budget | None = None,
     ) -> None:
         self.settings = settings
         # ProfileReading times come from here (tests move it across a season end).
@@ -90,7 +92,8 @@ class Tracker:
         self.pool = pool
         self.clash = clash
         self.options = options or TrackerOptions()
-        self.interval = settings.track_interval_seconds
+        # The intervals in force: the settings', stretched by the budget planner's plan.
+        self.budget = budget or Budget.fixed(settings, self.options.clan_member_factor)
         self.owner = owner_id()
         self._requests = asyncio.Semaphore(settings.tracker_concurrency)
         self._sweep = SweepStats()
@@ -103,7 +106,18 @@ class Tracker:
     def healthy(self) -> bool:
         return time.monotonic() - self.last_beat < 60.0
 
-    def _member_factor(self) -> float:
+    @property
+    def interval(self) -> float:
+        """Seconds between two full profiles of a player tracked on their own."""
+        return self.budget.players()
+
+    @property
+    def clan_interval(self) -> float:
+        return self.budget.clans()
+
+    def member_factor(self) -> float:
+        """Full profiles of players tracked only through a clan: every this many
+        intervals (more often during the clan games, which only profiles show)."""
         if in_games_week(self.clock()):
             return min(self.options.clan_member_factor, self.options.games_member_factor)
         return self.options.clan_member_factor
@@ -284,7 +298,7 @@ class Tracker:
                     con,
                     [r.profile.tag for r in readings],
                     self.interval,
-                    self._member_factor(),
+                    self.member_factor(),
                     self.owner,
                 )
             if faults.missing:
@@ -334,7 +348,7 @@ class Tracker:
                 con: asyncpg.Connection, tag: str = clan_tag, d: dict = result, t: datetime = at
             ) -> None:
                 await record_clan(con, tag, d, t)
-                await clan_membership.clan_polled(con, tag, self.interval, self.owner)
+                await clan_membership.clan_polled(con, tag, self.clan_interval, self.owner)
 
             await write_or_wait(self.pool, self._stopping, write)
             polled += 1
@@ -343,7 +357,7 @@ class Tracker:
         async def write_faults(con: asyncpg.Connection) -> None:
             for clan_tag in faults.missing:
                 await schedule.clan_missed(
-                    con, clan_tag, self.interval, self.options.gone_after, self.owner
+                    con, clan_tag, self.clan_interval, self.options.gone_after, self.owner
                 )
             for clan_tag, reason in faults.retry.items():
                 await schedule.clan_retry(con, clan_tag, reason, self.retry_delay, self.owner)

@@ -144,6 +144,7 @@ async def record_clan(
     changes: list[Change] = []
     joins: list[Event] = []
     first_seen: list[str] = []
+    upgraded: list[str] = []
     for tag in tracked:
         state, fetched_at = states.get(tag, (None, None))
         if state is None:
@@ -155,11 +156,15 @@ async def record_clan(
         if fetched_at is not None and at < fetched_at:
             continue
         merged = merge_member(state.profile, members[tag], clan_tag, name)
+        if (merged.town_hall or 0) > (state.profile.town_hall or 0) > 0:
+            upgraded.append(tag)
         changes.append(
             observe(state, merged, _later(at, fetched_at), source=LIST, list_of=clan_tag)
         )
-    # A member never read in full is due at once (the list lacks some stats).
-    await schedule.due_now(con, first_seen)
+    # A member never read in full is due at once (the list lacks some stats), and so is
+    # one whose Town Hall the list shows upgraded (the profile's heroes, troops and
+    # war stars move with it; roles and boards read it).
+    await schedule.due_now(con, [*first_seen, *upgraded])
     joined = await player_state.save_changes(con, changes, joins)
     await note_play(con, [c.stored.profile.tag for c in changes if c.battled], at)
     await feeds.enqueue_events(con, joined)

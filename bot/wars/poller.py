@@ -38,6 +38,7 @@ from bot.errors import (
 from bot.poll_loop import ClanPoller
 from bot.settings import Settings
 from bot.timeutil import utcnow
+from bot.tracker.budget import Budget
 from bot.wars import store
 from bot.wars.parse import WarPayloadError, parse_war
 from db import wars
@@ -80,12 +81,13 @@ class WarPoller(ClanPoller):
         clash: ClashApi,
         options: WarOptions | None = None,
         clock: Callable[[], datetime] = utcnow,
+        budget: Budget | None = None,
     ) -> None:
         self.options = options or WarOptions()
         super().__init__(
             pool=pool,
             clash=clash,
-            interval=settings.war_interval_seconds,
+            interval=budget.wars if budget is not None else settings.war_interval_seconds,
             concurrency=self.options.concurrency,
             idle_wait=self.options.idle_wait,
             clock=clock,

@@ -128,6 +128,32 @@ async def test_sigterm_stops_in_order_and_exits_0(running: tuple, db_dsn: str) -
     assert "voice will NOT be supported" not in log and "WARNING" not in log
 
 
+async def test_sharded_the_same_start_and_stop(running: tuple, db_dsn: str) -> None:
+    """SHARD_COUNT=2 without SHARD_IDS: both shards in this process, each guild's command
+    answered on its own shard, and SIGTERM still a clean stop."""
+    discord, coc, tmp = running
+    other = (1 << 22) + GUILD_ID  # on shard 1 of 2
+    discord.add_guild(other)
+    env = bot_env(
+        discord.api_base, discord.gateway_url, coc, DATABASE_URL=db_dsn, DATA_DIR=str(tmp)
+    )
+    proc = BotProcess({**env, "SHARD_COUNT": "2"}, tmp / "bot.log")
+    await proc.start()
+    await wait_ready(discord, proc)  # set once both shards are
+    assert sorted(discord.shard_conns) == [(0, 2), (1, 2)]
+    assert "/gateway/bot" not in {path for _, path in discord.requests}  # the count is given
+    for shard, guild in enumerate((GUILD_ID, other)):
+        it = await discord.interact("status", guild_id=guild)
+        reply = await it.wait_response()
+        assert it.shard == (shard, 2)
+        latency = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}["Latency"]
+        assert f"Shard {shard} of 2, gateway " in latency
+    code, _ = await proc.stop()
+    assert code == 0, proc.log
+    assert "Discord: all 2 shard(s) in this process" in proc.log
+    assert "Traceback" not in proc.log and "closing the Discord connection" in proc.log
+
+
 async def test_a_busy_connection_is_terminated_at_shutdown(running: tuple, db_dsn: str) -> None:
     """A command stuck on the database outlasts the drain; its connection is terminated."""
     discord, coc, tmp = running

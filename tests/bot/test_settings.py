@@ -62,6 +62,14 @@ def test_secrets_never_show_in_repr() -> None:
         ({**VALID, "DATABASE_URL": "mysql://a:b@c/d"}, ["DATABASE_URL"]),
         ({**VALID, "DATABASE_URL": "postgresql://h:notaport/d"}, ["DATABASE_URL"]),
         ({**VALID, "LOG_LEVEL": "loud"}, ["LOG_LEVEL"]),
+        ({**VALID, "SHARD_COUNT": "0"}, ["SHARD_COUNT"]),
+        ({**VALID, "SHARD_COUNT": "10001"}, ["SHARD_COUNT"]),
+        ({**VALID, "SHARD_COUNT": "four"}, ["SHARD_COUNT"]),
+        ({**VALID, "SHARD_IDS": "0,1"}, ["SHARD_COUNT"]),
+        ({**VALID, "SHARD_COUNT": "4", "SHARD_IDS": "0,x"}, ["SHARD_IDS"]),
+        ({**VALID, "SHARD_COUNT": "4", "SHARD_IDS": "3,4"}, ["SHARD_IDS"]),
+        ({**VALID, "SHARD_COUNT": "4", "SHARD_IDS": "-1"}, ["SHARD_IDS"]),
+        ({**VALID, "SHARD_COUNT": "4", "SHARD_IDS": "1,2,1"}, ["SHARD_IDS"]),
         (
             {"DISCORD_GUILD_ID": "x", "POOL_MAX_SIZE": "y"},
             ["DISCORD_TOKEN", "COC_TOKENS", "DISCORD_GUILD_ID", "POOL_MAX_SIZE"],
@@ -76,6 +84,28 @@ def test_every_problem_is_named_in_one_message(env: dict[str, str], named: list[
         assert name in message
     assert len(info.value.problems) == len(named)
     assert ".env.example" in message
+
+
+def test_shards_are_optional_and_read_as_given() -> None:
+    unsharded = load_settings(VALID)
+    assert unsharded.shard_count is None and unsharded.shard_ids is None
+    every = load_settings({**VALID, "SHARD_COUNT": "4"})
+    assert every.shard_count == 4 and every.shard_ids is None  # all four in this process
+    some = load_settings({**VALID, "SHARD_COUNT": "4", "SHARD_IDS": " 2, 3 "})
+    assert some.shard_count == 4 and some.shard_ids == (2, 3)
+    blank = load_settings({**VALID, "SHARD_COUNT": "", "SHARD_IDS": ""})
+    assert blank.shard_count is None and blank.shard_ids is None
+
+
+def test_shard_ids_without_a_count_say_what_to_set() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({**VALID, "SHARD_IDS": "0,1"})
+    (problem,) = info.value.problems
+    assert "SHARD_IDS is set without SHARD_COUNT" in problem
+    with pytest.raises(SettingsError) as info:
+        load_settings({**VALID, "SHARD_COUNT": "2", "SHARD_IDS": "1,2"})
+    (problem,) = info.value.problems
+    assert "from 0 to 1" in problem and problem.endswith("got 2")
 
 
 def test_database_password_is_not_echoed_in_the_problem() -> None:

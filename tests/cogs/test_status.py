@@ -29,3 +29,28 @@ async def test_a_dead_task_is_named_with_its_error(harness: Harness) -> None:
     finally:
         await supervisor.stop("scheduler", timeout=1)
     assert supervisor.healthy()
+
+
+async def test_unsharded_the_gateway_latency_is_the_one_connections(harness: Harness) -> None:
+    reply = await harness.run("status")
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    gateway = fields["Latency"].splitlines()[-1]
+    assert gateway.startswith("Gateway ") and "Shard" not in fields["Latency"]
+
+
+async def test_the_budget_plan_and_freshness_are_shown(harness: Harness) -> None:
+    from db import budget
+
+    async with harness.bot.pool.acquire() as con:
+        await con.execute(
+            "INSERT INTO clan_polls (clan_tag, next_poll_at, last_polled_at) VALUES "
+            "('#2Q9VRJ0', now(), now() - interval '100 s'), ('#8YUCG2L', now(), NULL)"
+        )
+        await budget.save_plan(con, 25.5, 40.0, 25.5, 1.0, 1.8)
+    reply = await harness.run("status")
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    assert fields["API budget"].startswith("25.5 of 26 req/s planned")
+    assert "**Budget short**: 40 req/s wanted" in fields["API budget"]
+    assert "players 1.80x" in fields["API budget"]
+    (clans,) = [line for line in fields["Freshness"].splitlines() if line.startswith("clans")]
+    assert clans == "clans: p50 2 min, p95 2 min old (1 waiting for a first read)"

@@ -136,6 +136,7 @@ class MemberRoutes:
         ) -> JSON: ...
         def _route(self, method: str, template: str, handler: Handler) -> None: ...
         def _bump(self) -> None: ...
+        def _conns_for(self, guild_id: int | None) -> list[_Conn]: ...
 
     def _init_members(self) -> None:
         self.member_changes: list[MemberChange] = []
@@ -276,8 +277,10 @@ class MemberRoutes:
     def _emit(self, event: str, data: JSON) -> None:
         # Once IDENTIFY has queued READY and GUILD_CREATE, anything queued after them reaches
         # discord.py in order; before that the GUILD_CREATE snapshot carries the change.
-        conn = self._conn
-        if conn is None or conn.session is None:
+        # Only to the connection(s) of the guild's shard.
+        raw_guild = data.get("guild_id")
+        conns = self._conns_for(int(raw_guild) if raw_guild else None)
+        if not conns:
             return
         # Discord sends member events only with the GUILD_MEMBERS intent, except updates of
         # the bot's own member; message events need GUILD_MESSAGES; role and channel
@@ -291,7 +294,8 @@ class MemberRoutes:
                 return
         elif not self.gateway_intents & INTENT_GUILDS:
             return
-        conn.emit(event, data)
+        for conn in conns:
+            conn.emit(event, data)
 
     def _member_updated(self, guild_id: int, member: JSON) -> None:
         # discord.py updates its member cache only from this event (add_roles returns nothing).

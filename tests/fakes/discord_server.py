@@ -7,6 +7,14 @@ Point the bot at it before log-in::
 
 Everything listens on 127.0.0.1 with an ephemeral port. Gateway frames are plain JSON text
 (discord.py's `compress=zlib-stream` query is ignored; it only inflates binary frames).
+
+Shards: several gateway connections at once, each identified with its ``[shard, count]``
+(none: ``[0, 1]``). A guild belongs to shard ``(guild_id >> 22) % count``; READY lists,
+GUILD_CREATE and every guild-scoped event (interactions, messages, members, roles,
+channels) go only to the connection of the guild's shard; DMs to shard 0. An IDENTIFY
+with a shard outside its count is closed with 4010 "Invalid shard". Connections with
+different counts may run at once (as during a re-sharding): each receives the guilds its
+own ``[shard, count]`` covers. ``Interaction.shard`` says which shard one was sent on.
 """
 
 # ruff: noqa: ASYNC109 -- the wait_* helpers take `timeout=` by design (shared test API)
@@ -137,6 +145,8 @@ class Interaction:
         # Discord drops an interaction not acknowledged within 3 s.
         self.sent_at: float = time.monotonic()
         self.first_callback_at: float | None = None
+        # The [shard, count] of the gateway connection it was dispatched on.
+        self.shard: tuple[int, int] | None = None
 
     @property
     def ack_latency(self) -> float | None:
@@ -164,13 +174,20 @@ class Interaction:
 class _Session:
     id: str
     seq: int = 0
+    shard: tuple[int, int] = (0, 1)  # [shard, count] from the IDENTIFY
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Discord's rule: a guild's events go to shard (guild_id >> 22) % count; DMs to 0."""
+        shard, count = self.shard
+        return shard == (0 if guild_id is None else (guild_id >> 22) % count)
 
 
 class _Conn:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.session: _Session | None = None
-        self.out: asyncio.Queue[JSON | asyncio.Event] = asyncio.Queue()
+        self.out: asyncio.Queue[JSON | asyncio.Event | Callable[[], None]] = asyncio.Queue()
+        self.ready = asyncio.Event()  # READY and its GUILD_CREATEs (or RESUMED) are sent
 
     def emit(self, event: str, data: Any) -> None:
         assert self.session is not None
@@ -182,6 +199,8 @@ class _Conn:
             item = await self.out.get()
             if isinstance(item, asyncio.Event):
                 item.set()
+            elif callable(item):
+                item()
             else:
                 await self.ws.send_str(json.dumps(item))
 
@@ -228,8 +247,11 @@ class FakeDiscord(MemberRoutes):
         self._failures: dict[int, int] = {}
         self._nonces: dict[tuple[int, str], tuple[float, Message]] = {}
         self._sessions: dict[str, _Session] = {}
-        self._conn: _Conn | None = None
+        self._conn: _Conn | None = None  # the connection identified or resumed last
         self._conns: set[_Conn] = set()
+        # The live connection of each [shard, count], in the order they identified.
+        self.shard_conns: dict[tuple[int, int], _Conn] = {}
+        self.invalid_shards: list[tuple[int, int]] = []  # IDENTIFYs refused with 4010
         self._changed = asyncio.Event()
         self._counter = itertools.count()
         self._runner: web.AppRunner | None = None
@@ -398,15 +420,22 @@ class FakeDiscord(MemberRoutes):
         }
         self.members[guild_id][self.bot_user_id] = self._member_obj(self.bot_user())
         for ch in channels if channels is not None else [{"id": guild_id + 1, "name": "general"}]:
-            self.add_channel(
+            # Sent within the GUILD_CREATE below, not as CHANNEL_CREATEs before it.
+            self._make_channel(
                 guild_id, int(ch["id"]), name=ch.get("name", "feed"), type=ch.get("type", 0)
             )
-        if self._conn is not None:
-            self._conn.emit("GUILD_CREATE", self._guild_create(guild_id))
+        for conn in self._conns_for(guild_id):
+            conn.emit("GUILD_CREATE", self._guild_create(guild_id))
 
     def add_channel(
         self, guild_id: int, channel_id: int, *, name: str = "feed", type: int = 0
     ) -> None:
+        channel = self._make_channel(guild_id, channel_id, name=name, type=type)
+        for conn in self._conns_for(guild_id):
+            if conn.ready.is_set():
+                conn.emit("CHANNEL_CREATE", channel)
+
+    def _make_channel(self, guild_id: int, channel_id: int, *, name: str, type: int) -> JSON:
         guild = self.guilds[guild_id]
         channel = {
             "id": str(channel_id),
@@ -426,8 +455,7 @@ class FakeDiscord(MemberRoutes):
             channel.update(bitrate=64000, user_limit=0, rtc_region=None)
         guild["channels"].append(channel)
         self.channels[channel_id] = channel
-        if self._conn is not None and self.ready.is_set():
-            self._conn.emit("CHANNEL_CREATE", channel)
+        return channel
 
     def fail_channel(self, channel_id: int, status: int | None) -> None:
         if status is None:
@@ -472,8 +500,9 @@ class FakeDiscord(MemberRoutes):
                     conn.out.put_nowait({"op": 11, "d": None, "s": None, "t": None})
                 elif op in (2, 6) and d.get("token") != self.token:
                     await ws.close(code=4004, message=b"Authentication failed.")
-                elif op == 2:
-                    self._identify(conn, d)
+                elif op == 2 and not self._identify(conn, d):
+                    # Discord: close code 4010, "Invalid shard"; no session is made.
+                    await ws.close(code=4010, message=b"Invalid shard")
                 elif op == 6:
                     self._resume(conn, d)
                 elif op == 8:
@@ -495,18 +524,68 @@ class FakeDiscord(MemberRoutes):
             self._conns.discard(conn)
             if self._conn is conn:
                 self._conn = None
+            for key, live in list(self.shard_conns.items()):
+                if live is conn:
+                    del self.shard_conns[key]
             self._bump()
         return ws
 
-    def _identify(self, conn: _Conn, d: JSON) -> None:
+    # -- shards
+
+    def _conns_for(self, guild_id: int | None) -> list[_Conn]:
+        """The live connections a guild's events go to (one unless counts are mixed)."""
+        return [
+            c
+            for c in self.shard_conns.values()
+            if c.session is not None and c.session.owns(guild_id)
+        ]
+
+    def shard_of(self, guild_id: int, count: int | None = None) -> int:
+        """The shard of ``guild_id`` under ``count`` (default: the count connected)."""
+        if count is None:
+            count = next(iter(self.shard_conns))[1] if self.shard_conns else 1
+        return (guild_id >> 22) % count
+
+    def _flushed(self, conn: _Conn) -> None:
+        """The writer sent everything up to READY (or RESUMED): the connection is ready,
+        and the fake is once every shard of its count is."""
+        conn.ready.set()
+        if conn.session is not None:
+            count = conn.session.shard[1]
+            live = [self.shard_conns.get((s, count)) for s in range(count)]
+            if all(c is not None and c.ready.is_set() for c in live):
+                self.ready.set()
+        self._bump()
+
+    async def wait_shards_ready(
+        self, count: int, shard_ids: Iterable[int] | None = None, timeout: float = 15
+    ) -> None:
+        """Wait until the given shards (default: all) of ``count`` have a ready connection."""
+        ids = list(range(count) if shard_ids is None else shard_ids)
+
+        def ready() -> bool:
+            live = [self.shard_conns.get((s, count)) for s in ids]
+            return all(c is not None and c.ready.is_set() for c in live)
+
+        await self.wait_for(ready, timeout, f"shards {ids} of {count}")
+
+    def _identify(self, conn: _Conn, d: JSON) -> bool:
+        """READY and the shard's guilds; False for a shard outside its count."""
+        shard, count = (int(x) for x in d.get("shard", [0, 1]))
+        if count < 1 or not 0 <= shard < count:
+            self.invalid_shards.append((shard, count))
+            return False
         self.identify_count += 1
         self.gateway_intents = int(d.get("intents", 0))
         self.ready.clear()
-        conn.session = session = _Session(secrets.token_hex(16))
+        conn.session = session = _Session(secrets.token_hex(16), shard=(shard, count))
         self._sessions[session.id] = session
         self._conn = conn
-        shard, count = d.get("shard", [0, 1])
-        guilds = [g for g in self.guilds if (g >> 22) % count == shard]
+        old = self.shard_conns.pop((shard, count), None)
+        if old is not None and old is not conn:
+            old.ready.clear()  # a second IDENTIFY of a shard takes its events over
+        self.shard_conns[(shard, count)] = conn
+        guilds = [g for g in self.guilds if session.owns(g)]
         conn.emit(
             "READY",
             {
@@ -528,8 +607,10 @@ class FakeDiscord(MemberRoutes):
         )
         for gid in guilds:
             conn.emit("GUILD_CREATE", self._guild_create(gid))
-        conn.out.put_nowait(self.ready)  # the writer sets it once everything above is sent
+        # The writer calls it once everything above is sent.
+        conn.out.put_nowait(lambda: self._flushed(conn))
         self._bump()
+        return True
 
     def _resume(self, conn: _Conn, d: JSON) -> None:
         session = self._sessions.get(d.get("session_id", ""))
@@ -537,13 +618,22 @@ class FakeDiscord(MemberRoutes):
             conn.out.put_nowait({"op": 9, "d": False, "s": None, "t": None})
             return
         conn.session, self._conn = session, conn
+        self.shard_conns[session.shard] = conn
         self.resume_count += 1
         conn.emit("RESUMED", {"_trace": ["fake"]})
+        conn.out.put_nowait(lambda: self._flushed(conn))
         self._bump()
 
-    async def request_reconnect(self) -> None:
-        """Send op 7 RECONNECT; discord.py then reconnects and RESUMEs."""
-        conn = await self.wait_for(lambda: self._conn, 10, "gateway client")
+    async def request_reconnect(self, shard: int | None = None) -> None:
+        """Send op 7 RECONNECT (to ``shard``'s connection, default the latest); discord.py
+        then reconnects and RESUMEs."""
+
+        def target() -> _Conn | None:
+            if shard is None:
+                return self._conn
+            return next((c for (s, _), c in self.shard_conns.items() if s == shard), None)
+
+        conn = await self.wait_for(target, 10, "gateway client")
         conn.out.put_nowait({"op": 7, "d": None, "s": None, "t": None})
 
     # ---- interactions (fake -> bot) --------------------------------------------------------
@@ -611,7 +701,10 @@ class FakeDiscord(MemberRoutes):
         locale: str = "en-US",
         message: Message | None = None,
     ) -> Interaction:
-        conn = await self.wait_for(lambda: self.ready.is_set() and self._conn, 10, "gateway client")
+        def live() -> _Conn | None:
+            return next((c for c in self._conns_for(guild_id) if c.ready.is_set()), None)
+
+        conn = await self.wait_for(live, 10, f"gateway client of guild {guild_id}")
         iid, user = self._snowflake(), self.user(user_id, username)
         payload: JSON = {
             "id": str(iid),
@@ -677,6 +770,8 @@ class FakeDiscord(MemberRoutes):
             payload["message"] = message.raw
         it = Interaction(self, payload, original=message)
         self.interactions[it.token] = it
+        assert conn.session is not None
+        it.shard = conn.session.shard  # one connection, even with counts mixed
         conn.emit("INTERACTION_CREATE", payload)
         return it
 

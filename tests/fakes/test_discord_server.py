@@ -431,3 +431,149 @@ def test_message_limits_are_discords() -> None:
     assert message_limits_problem({"embeds": [{"fields": many}]}) is not None
     two = [{"description": "d" * 3500}, {"description": "d" * 3500}]
     assert message_limits_problem({"embeds": two}) == "embeds over 6,000 characters in all"
+
+
+# ---- shards ------------------------------------------------------------------------------
+
+
+def on_shard(shard: int, base: int = GUILD) -> int:
+    """A guild id on ``shard`` of 4 (Discord: (guild_id >> 22) % count)."""
+    return (shard << 22) + base
+
+
+class RawShard:
+    """One gateway connection identified as [shard, count], recording what it is sent."""
+
+    def __init__(self, fake: FakeDiscord, session: aiohttp.ClientSession) -> None:
+        self.fake, self.session = fake, session
+        self.events: list[tuple[str, dict]] = []
+        self.closed: int | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def identify(self, shard: int, count: int) -> RawShard:
+        self.ws = await self.session.ws_connect(self.fake.gateway_url)
+        hello = await self.ws.receive_json()
+        assert hello["op"] == 10
+        await self.ws.send_json(
+            {"op": 2, "d": {"token": self.fake.token, "intents": 33283, "shard": [shard, count]}}
+        )
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            if frame.type is aiohttp.WSMsgType.TEXT:
+                msg = frame.json()
+                if msg["op"] == 0:
+                    self.events.append((msg["t"], msg["d"]))
+        self.closed = self.ws.close_code
+
+    def guild_ids(self, event: str) -> list[int]:
+        return [int(d.get("guild_id") or d["id"]) for t, d in self.events if t == event]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._reader is not None:
+            await self._reader
+
+
+@pytest_asyncio.fixture
+async def shard_fake() -> AsyncIterator[tuple[FakeDiscord, aiohttp.ClientSession]]:
+    fake = FakeDiscord(guild_ids=[on_shard(s) for s in range(4)])
+    await fake.start()
+    async with aiohttp.ClientSession() as session:
+        try:
+            yield fake, session
+        finally:
+            await fake.stop()
+
+
+async def test_each_shard_is_sent_its_guilds_and_their_events_only(
+    shard_fake: tuple[FakeDiscord, aiohttp.ClientSession],
+) -> None:
+    fake, session = shard_fake
+    shards = [await RawShard(fake, session).identify(s, 4) for s in (0, 1, 2)]
+    await fake.wait_shards_ready(4, [0, 1, 2])
+    assert not fake.ready.is_set()  # shard 3 has no connection yet
+    shards.append(await RawShard(fake, session).identify(3, 4))
+    await asyncio.wait_for(fake.ready.wait(), 10)
+    await fake.wait_for(lambda: all(len(c.events) >= 2 for c in shards), 5, "READY, GUILD_CREATE")
+    for s, conn in enumerate(shards):
+        ((ready,),) = [[d] for t, d in conn.events if t == "READY"]
+        assert ready["shard"] == [s, 4]
+        assert [int(g["id"]) for g in ready["guilds"]] == [on_shard(s)]
+        assert conn.guild_ids("GUILD_CREATE") == [on_shard(s)]
+
+    fake.add_channel(on_shard(2), 7200)
+    fake.add_role(on_shard(1), 7100, "Role", position=1)
+    fake.add_member(on_shard(3), 77)
+    it = await fake.interact("status", guild_id=on_shard(3))
+    dm = await fake.interact("status", guild_id=None)
+    posted = await fake._post_message(
+        _req(cid="7200", body={"content": "hi"})  # type: ignore[arg-type]
+    )
+    fake.delete_message(7200, int(posted["id"]))
+    fake.add_guild(on_shard(1, base=9000))
+    assert it.shard == (3, 4) and dm.shard == (0, 4)
+    expected = {
+        0: {"INTERACTION_CREATE": [None]},
+        1: {"GUILD_ROLE_CREATE": [on_shard(1)], "GUILD_CREATE": [on_shard(1, base=9000)]},
+        2: {"CHANNEL_CREATE": [on_shard(2)], "MESSAGE_CREATE": [on_shard(2)],
+            "MESSAGE_DELETE": [on_shard(2)]},
+        3: {"GUILD_MEMBER_ADD": [on_shard(3)], "INTERACTION_CREATE": [on_shard(3)]},
+    }  # fmt: skip
+
+    def seen() -> dict[int, dict[str, list[int | None]]]:
+        out: dict[int, dict[str, list[int | None]]] = {}
+        for s, conn in enumerate(shards):
+            for t, d in conn.events[2:]:  # after READY and the first GUILD_CREATE
+                gid = d.get("guild_id") or (d["id"] if t == "GUILD_CREATE" else None)
+                out.setdefault(s, {}).setdefault(t, []).append(int(gid) if gid else None)
+        return out
+
+    await fake.wait_for(lambda: seen() == expected, 5, "each shard's events")
+    for conn in shards:
+        await conn.close()
+
+
+def _req(**params: object) -> object:
+    from .discord_server import _Req
+
+    body = params.pop("body", None)
+    return _Req({k: str(v) for k, v in params.items()}, {}, body, [])
+
+
+async def test_a_shard_outside_its_count_is_closed_with_4010(
+    shard_fake: tuple[FakeDiscord, aiohttp.ClientSession],
+) -> None:
+    fake, session = shard_fake
+    for shard, count in ((4, 4), (-1, 4), (0, 0)):
+        conn = await RawShard(fake, session).identify(shard, count)
+        await fake.wait_for(lambda c=conn: c.closed is not None, 5, "the close")  # type: ignore[misc]
+        assert conn.closed == 4010 and conn.events == []
+    assert fake.invalid_shards == [(4, 4), (-1, 4), (0, 0)]
+    assert fake.identify_count == 0 and not fake.shard_conns
+
+
+async def test_counts_mixed_during_a_resharding_each_get_their_guilds(
+    shard_fake: tuple[FakeDiscord, aiohttp.ClientSession],
+) -> None:
+    """As Discord does while a bot moves to more shards: each connection is sent the
+    guilds its own [shard, count] covers; an interaction goes to one of them."""
+    fake, session = shard_fake
+    old = await RawShard(fake, session).identify(0, 1)
+    new = await RawShard(fake, session).identify(1, 2)
+    await fake.wait_shards_ready(1)
+    await fake.wait_shards_ready(2, [1])
+    await fake.wait_for(lambda: len(new.events) >= 3, 5, "READY and two GUILD_CREATEs")
+    assert sorted(old.guild_ids("GUILD_CREATE")) == [on_shard(s) for s in range(4)]
+    assert sorted(new.guild_ids("GUILD_CREATE")) == [on_shard(1), on_shard(3)]
+    it = await fake.interact("status", guild_id=on_shard(3))
+    assert it.shard == (0, 1)  # the one identified first
+    await fake.wait_for(lambda: old.guild_ids("INTERACTION_CREATE"), 5)
+    assert new.guild_ids("INTERACTION_CREATE") == []
+    fake.add_member(on_shard(3), 78)
+    await fake.wait_for(lambda: new.guild_ids("GUILD_MEMBER_ADD"), 5)
+    await fake.wait_for(lambda: old.guild_ids("GUILD_MEMBER_ADD"), 5)
+    await old.close()
+    await new.close()

@@ -1,0 +1,56 @@
+"""/status's lines on the API budget and on how fresh each kind of data is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+# Shown in this order; a kind with no rows is left out.
+KINDS = ("clans", "profiles", "wars", "battle logs")
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``: short enough for an embed field."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def budget_text(plan: Any, keys: int, rate: int) -> str:
+    """The plan in force (a ``db.budget.load_plan`` row): what is used of the keys, and
+    whether polling is stretched because they do not suffice."""
+    if plan is None or plan["budget_capacity"] is None:
+        return f"{keys} key(s) x {rate} req/s; no plan yet (no tracker has run)"
+    line = (
+        f"{plan['budget_planned']:.1f} of {plan['budget_capacity']:.0f} req/s planned "
+        f"({keys} key(s) x {rate} req/s, less a share for commands)"
+    )
+    clan, player = plan["clan_stretch"], plan["player_stretch"]
+    if clan > 1.0 or player > 1.0:
+        line += (
+            f"\n**Budget short**: {plan['budget_wanted']:.0f} req/s wanted. Every interval "
+            f"is stretched alike: clans {clan:.2f}x, players {player:.2f}x. "
+            "More keys (COC_TOKENS, COC_KEY_COUNT) or longer intervals fix it."
+        )
+    return line
+
+
+def freshness_text(rows: Sequence[Any]) -> str:
+    """One line per kind: the age of its newest reading at p50 and p95, and the rows
+    still waiting for their first."""
+    by_kind = {r["kind"]: r for r in rows}
+    lines = []
+    for kind in KINDS:
+        r = by_kind.get(kind)
+        if r is None or (r["polled"] == 0 and r["waiting"] == 0):
+            continue
+        if r["polled"]:
+            line = f"{kind}: p50 {duration(r['p50'])}, p95 {duration(r['p95'])} old"
+        else:
+            line = f"{kind}: none read yet"
+        if r["waiting"]:
+            line += f" ({r['waiting']} waiting for a first read)"
+        lines.append(line)
+    return "\n".join(lines) or "nothing tracked yet"
