@@ -113,13 +113,14 @@ class ClashApi:
         self._rebuild_lock = asyncio.Lock()
         self._rekeys: list[float] = []
         self._needs_rebuild = False
-        # The cache age each kind of endpoint last answered with (the budget planner
-        # never asks sooner than that for a blank interval).
+        # The longest cache age each kind of endpoint answered with: the API's max-age
+        # counts down to its cache's next refresh, so one answer may say 2 s; the most
+        # seen is the cache's length (the budget planner's blank intervals).
         self.cache_ages: dict[str, float] = {}
 
     def _note_age(self, kind: str, data: object) -> None:
         age = _max_age(data)
-        if age is not None:
+        if age is not None and age > self.cache_ages.get(kind, 0.0):
             self.cache_ages[kind] = age
 
     @property

@@ -152,6 +152,20 @@ def discord_failure(exc: BaseException, settings: Settings) -> StartupError | No
             "copy the bot token again into DISCORD_TOKEN "
             "(Discord developer portal > your application > Bot > Reset Token)",
         )
+    if isinstance(exc, discord.ConnectionClosed) and exc.code == 4011:
+        return StartupError(
+            "Discord requires this bot to be sharded (it is in too many servers for one "
+            "gateway connection)",
+            "set SHARD_COUNT (about one shard per 1,000 servers) and, to split the shards "
+            "over processes, SHARD_IDS in each (see README, Shards)",
+        )
+    if isinstance(exc, discord.ConnectionClosed) and exc.code == 4010:
+        return StartupError(
+            f"Discord refused the shard settings (SHARD_COUNT {settings.shard_count}, "
+            f"SHARD_IDS {settings.shard_ids})",
+            "every shard id must be below SHARD_COUNT, and every process must use the "
+            "same SHARD_COUNT",
+        )
     if isinstance(exc, discord.PrivilegedIntentsRequired):
         return StartupError(
             "Discord refused the Server Members intent (roles and nicknames need it)",

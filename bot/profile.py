@@ -52,8 +52,10 @@ def league_name(data: Mapping[str, Any]) -> str | None:
 def achievement_values(data: Mapping[str, Any]) -> dict[str, int]:
     """Achievement name -> value, for the well-formed entries of ``achievements``."""
     found: dict[str, int] = {}
+    # dict, not Mapping: JSON bodies are dicts, and the ABC check was a tenth of the
+    # tracker's parse time (dozens of achievements a profile).
     for item in data.get("achievements") or ():
-        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
             value = item.get("value")
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 found[item["name"]] = value

@@ -14,7 +14,10 @@ a stretch slows everyone alike and says so in /status. Clan-wide requests go fir
 kind then stretches by the same factor.
 
 An interval left blank in the settings is its endpoint's cache age (read from the
-answers' Cache-Control): asking sooner returns the same answer.
+answers' Cache-Control, at least the recorded one): asking sooner returns the same
+answer. A blank TRACK_INTERVAL_SECONDS serves clans and players tracked on their own
+alike, so it is the longer of the two ages (the clans'). A blank battle log interval is
+900 s (bot.settings): a read also comes as soon as a reading shows the player battled.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Workload:
     direct_players: int = 0  # tracked on their own: a full profile every interval
     member_players: int = 0  # tracked only through a clan: every member_factor intervals
     war_clans: int = 0
+    private_war_clans: int = 0  # of war_clans, a private war log: every private_factor
     raid_clans: int = 0
     battle_players: int = 0  # played within a day: their battle log
 
@@ -60,6 +64,10 @@ class Intervals:
     raid: float
     battlelog: float
     member_factor: float = 6.0
+    # A private war log is asked about this many times less often; raid weekends too,
+    # between weekends (the war and raid pollers' own factors).
+    private_factor: float = 4.0
+    raid_factor: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +90,20 @@ def capacity(settings: Settings) -> float:
 
 
 def asked_intervals(
-    settings: Settings, cache_ages: Mapping[str, float], member_factor: float
+    settings: Settings,
+    cache_ages: Mapping[str, float],
+    member_factor: float,
+    *,
+    private_factor: float = 4.0,
+    raid_factor: float = 1.0,
 ) -> Intervals:
-    """The settings' intervals; a blank one is its endpoint's cache age (as the answers
-    say, else as recorded): sooner returns the same answer, later leaves data staler."""
+    """The settings' intervals; a blank one is never below its endpoint's cache age (the
+    longest the answers said, at least the recorded one): sooner returns the same
+    answer. Players tracked on their own share the clans' interval."""
 
     def floor(name: str, value: float, endpoint: str) -> float:
         if name in settings.planned_intervals:
-            return cache_ages.get(endpoint, CACHE_AGES[endpoint])
+            return max(value, cache_ages.get(endpoint, 0.0), CACHE_AGES[endpoint])
         return value
 
     track = floor("track", settings.track_interval_seconds, "clan")
@@ -99,11 +113,19 @@ def asked_intervals(
         raid=floor("raid", settings.raid_interval_seconds, "raid"),
         battlelog=floor("battlelog", settings.battlelog_interval_seconds, "battlelog"),
         member_factor=member_factor,
+        private_factor=private_factor,
+        raid_factor=raid_factor,
     )
 
 
 def clan_rate(work: Workload, asked: Intervals) -> float:
-    return work.clans / asked.track + work.war_clans / asked.war + work.raid_clans / asked.raid
+    public = work.war_clans - work.private_war_clans
+    return (
+        work.clans / asked.track
+        + public / asked.war
+        + work.private_war_clans / (asked.war * asked.private_factor)
+        + work.raid_clans / (asked.raid * asked.raid_factor)
+    )
 
 
 def player_rate(work: Workload, asked: Intervals) -> float:

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from bot.clash import ClashApi
+from bot.raids.poller import RaidOptions, next_weekend_start
 from bot.settings import Settings
+from bot.timeutil import utcnow
 from bot.tracker.batches import wait_or_stop
 from bot.tracker.budget import Budget, Plan, Workload, asked_intervals, capacity, make_plan
+from bot.wars.poller import WarOptions
 from db import budget as db_budget
 from db.errors import is_unavailable
 
@@ -26,6 +30,15 @@ log = logging.getLogger(__name__)
 # Often enough that a clan tracked now is in the plan within a minute; the workload
 # query reads a few counts.
 REPLAN_SECONDS = 60.0
+# A raid weekend runs from Friday 07:00 UTC for three days.
+RAID_WEEKEND = timedelta(days=3)
+
+
+def raid_factor(at: datetime) -> float:
+    """How much less often than its interval the raid poller reads a clan at ``at``:
+    not at all less during a raid weekend, by its idle factor between weekends."""
+    began = next_weekend_start(at) - timedelta(days=7)
+    return 1.0 if at - began < RAID_WEEKEND else RaidOptions().idle_factor
 
 
 class BudgetPlanner:
@@ -38,6 +51,7 @@ class BudgetPlanner:
         budget: Budget,
         member_factor: Callable[[], float],
         every: float = REPLAN_SECONDS,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -45,6 +59,7 @@ class BudgetPlanner:
         self.budget = budget
         self.member_factor = member_factor
         self.every = every
+        self.clock = clock
 
     async def plan_once(self) -> Plan:
         async with self.pool.acquire() as con:
@@ -54,10 +69,17 @@ class BudgetPlanner:
             direct_players=row["direct_players"],
             member_players=row["players"] - row["direct_players"],
             war_clans=row["war_clans"],
+            private_war_clans=row["private_war_clans"],
             raid_clans=row["raid_clans"],
             battle_players=row["battle_players"],
         )
-        asked = asked_intervals(self.settings, self.clash.cache_ages, self.member_factor())
+        asked = asked_intervals(
+            self.settings,
+            self.clash.cache_ages,
+            self.member_factor(),
+            private_factor=WarOptions().private_factor,
+            raid_factor=raid_factor(self.clock()),
+        )
         plan = make_plan(work, asked, capacity(self.settings))
         before = self.budget.plan
         self.budget.asked, self.budget.plan = asked, plan
@@ -83,6 +105,7 @@ class BudgetPlanner:
                 plan.clan_stretch,
                 plan.player_stretch,
             )
+            await db_budget.measure_freshness(con)
         return plan
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -47,6 +47,7 @@ async def test_the_budget_plan_and_freshness_are_shown(harness: Harness) -> None
             "('#2Q9VRJ0', now(), now() - interval '100 s'), ('#8YUCG2L', now(), NULL)"
         )
         await budget.save_plan(con, 25.5, 40.0, 25.5, 1.0, 1.8)
+        await budget.measure_freshness(con)  # the planner's, once a minute
     reply = await harness.run("status")
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
     assert fields["API budget"].startswith("25.5 of 26 req/s planned")

@@ -67,7 +67,12 @@ coc.py does not cache injected faults (with the header it caches errors too, for
 seconds, keyed by URL).
 
 Order of checks for every request: count it, sleep :meth:`set_delay`, maintenance, global
-fault, authorisation (403 ``accessDenied``), per-tag/path fault, per-tag/path garbage, route.
+fault, authorisation (403 ``accessDenied``), the per-key limiter (``key_rate``: 429
+``requestThrottled`` above that many requests of one token in a sliding second, counted in
+``api.throttled``), per-tag/path fault, per-tag/path garbage, route.
+
+Large populations need not be stored as payloads: :meth:`FakeCocApi.set_source` renders
+players, clans and battle logs per request from whatever compact state a benchmark keeps.
 
 Payloads are encoded once (orjson when installed) when they are set and served as bytes;
 mutating a dict after ``set_player`` (or ``set_war`` ...) does not change what is served. The
@@ -86,6 +91,8 @@ import asyncio
 import base64
 import json
 import re
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -644,11 +651,22 @@ class FakeCocApi:
         raid_max_age: int = 60,
         battle_log_max_age: int = 60,
         league_history_max_age: int = 300,
+        key_rate: float | None = None,
     ) -> None:
         """The ``*_max_age`` values are the recorded API's; ``war_max_age`` covers currentwar's
         200 and 403, ``league_max_age`` leaguegroup's 200 and 404 and league wars' 200. A test
-        that polls wars faster than that can pass 0 so coc.py does not answer from its cache."""
+        that polls wars faster than that can pass 0 so coc.py does not answer from its cache.
+
+        ``key_rate``: requests a second each token may make (a sliding one-second window of
+        its answered requests); above it the answer is 429 ``requestThrottled``, counted per
+        token in :attr:`throttled`. ``None``: no limit."""
         self._auth = frozenset(f"Bearer {token}" for token in tokens)
+        self._key_rate = key_rate
+        self._key_windows: dict[str, deque[float]] = {}
+        #: 429s answered by the per-key limiter, by token.
+        self.throttled: dict[str, int] = {}
+        # Payload sources consulted for a tag nothing was set for (see set_source).
+        self._sources: dict[str, Callable[[str], Any]] = {}
         self._player_headers = {
             "Content-Type": JSON_CONTENT_TYPE,
             "Cache-Control": f"max-age={player_max_age}",
@@ -778,6 +796,20 @@ class FakeCocApi:
         players = self._players
         for payload in payloads:
             players[normalise_tag(payload["tag"])] = _dumps(payload)
+
+    def set_source(self, kind: str, source: Callable[[str], Any] | None) -> None:
+        """Render payloads per request for tags nothing was set for (large populations
+        without a stored payload each): ``kind`` ``"player"`` (``source(tag)`` gives the
+        profile, a dict or encoded bytes, or None for 404), ``"clan"`` (the clan payload
+        with its ``memberList``, or None) or ``"battlelog"`` (the items, newest first, or
+        None for none). A payload set with :meth:`set_player` and the like wins.
+        ``None`` removes the source."""
+        if kind not in ("player", "clan", "battlelog"):
+            raise ValueError(f"unknown source kind {kind!r}")
+        if source is None:
+            self._sources.pop(kind, None)
+        else:
+            self._sources[kind] = source
 
     def remove_player(self, tag: str) -> None:
         """Afterwards the player (and its verify route) answers 404 notFound."""
@@ -1032,8 +1064,11 @@ class FakeCocApi:
                 if everywhere.remaining <= 0:
                     self._global_fault = None
             return self._error(everywhere.status, everywhere.body)
-        if request.headers.get("Authorization") not in self._auth:
+        authorization = request.headers.get("Authorization")
+        if authorization not in self._auth:
             return self._error(403, self._error_body(403, None))
+        if self._key_rate is not None and self._over_rate(authorization):
+            return self._error(429, self._error_body(429, None))
         if self._faults:
             fault = self._take(self._faults, path)
             if fault is None and tag is not None:
@@ -1052,10 +1087,12 @@ class FakeCocApi:
                 return self._not_found()
             body = self._players.get(tag or "")
             if body is None:
+                body = self._from_source("player", tag)
+            if body is None:
                 return self._not_found()
             return web.Response(body=body, headers=self._player_headers)
         if kind == "clan" or kind == "members":
-            clan = self._clans.get(tag or "") if method == "GET" else None
+            clan = self._clan(tag or "") if method == "GET" else None
             if clan is None:
                 return self._not_found()
             if kind == "clan":
@@ -1084,11 +1121,50 @@ class FakeCocApi:
             return self._war_route(kind, tag, query)
         return self._not_found()
 
+    def _over_rate(self, authorization: str) -> bool:
+        """Whether this request is one too many for its key in the last second."""
+        now = time.monotonic()
+        window = self._key_windows.get(authorization)
+        if window is None:
+            window = self._key_windows[authorization] = deque()
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        assert self._key_rate is not None
+        if len(window) >= self._key_rate:
+            token = authorization.removeprefix("Bearer ")
+            self.throttled[token] = self.throttled.get(token, 0) + 1
+            return True
+        window.append(now)
+        return False
+
+    def _from_source(self, kind: str, tag: str | None) -> bytes | None:
+        source = self._sources.get(kind)
+        if source is None or tag is None:
+            return None
+        body = source(tag)
+        if body is None or isinstance(body, bytes):
+            return body
+        return _dumps(body)
+
+    def _clan(self, tag: str) -> _Clan | None:
+        clan = self._clans.get(tag)
+        if clan is None and "clan" in self._sources:
+            payload = self._sources["clan"](tag)
+            clan = None if payload is None else _Clan(payload)
+        return clan
+
     def _player_log_route(self, kind: str, tag: str) -> web.Response:
-        if tag not in self._players:
+        if tag not in self._players and self._from_source("player", tag) is None:
             return self._not_found()
         if kind == "battlelog":
-            source = self._battle_logs.get(tag, [])
+            source = self._battle_logs.get(tag)
+            if source is None:
+                source = self._sources.get("battlelog", _no_battles)
+                items = source(tag) or []
+                return web.Response(
+                    body=_dumps({"items": items[:BATTLE_LOG_SIZE]}),
+                    headers=self._battle_log_headers,
+                )
             items = source() if callable(source) else source
             # The API lists the latest 50 battles only.
             return web.Response(
@@ -1188,6 +1264,10 @@ class FakeCocApi:
         if transport is not None:
             transport.close()
         return response
+
+
+def _no_battles(tag: str) -> list[Any]:
+    return []
 
 
 def _goldpass() -> bytes:

@@ -514,3 +514,68 @@ async def test_many_players(api: FakeCocApi) -> None:
         results = await asyncio.gather(*(fetch(i) for i in range(300)))
     assert results == list(range(300))
     assert api.count() == 300
+
+
+async def test_per_key_rate_limit() -> None:
+    async with FakeCocApi(tokens=("k1", "k2"), key_rate=5) as api:
+        api.set_player(make_player("#2PP"))
+        url = f"{api.base_url}/players/%232PP"
+        async with aiohttp.ClientSession() as session:
+
+            async def fetch(token: str) -> tuple[int, Any, str | None]:
+                headers = {"Authorization": f"Bearer {token}"}
+                async with session.get(url, headers=headers) as response:
+                    return (
+                        response.status,
+                        await response.json(),
+                        response.headers.get("Cache-Control"),
+                    )
+
+            first = [await fetch("k1") for _ in range(7)]
+            other = [await fetch("k2") for _ in range(5)]
+            assert [s for s, _, _ in first] == [200] * 5 + [429] * 2
+            assert [s for s, _, _ in other] == [200] * 5
+            _, body, cache = first[-1]
+            assert body["reason"] == "requestThrottled" and body["message"]
+            assert cache is None  # coc.py does not cache a throttled answer
+            assert api.throttled == {"k1": 2}
+            await asyncio.sleep(1.05)  # the window slides: the key may ask again
+            assert (await fetch("k1"))[0] == 200
+        # coc.py raises a plain HTTPException with status 429 (not retried).
+        client = coc.Client(base_url=api.base_url, throttle_limit=1000)
+        await client.login_with_tokens("k2")
+        try:
+            with pytest.raises(coc.HTTPException) as raised:
+                for _ in range(6):
+                    await client.http.get_player("#2PP", lookup_cache=False)
+            assert raised.value.status == 429
+        finally:
+            await client.close()
+        assert api.throttled == {"k1": 2, "k2": 1}
+
+
+async def test_sources_render_per_request(api: FakeCocApi, client: coc.Client) -> None:
+    trophies = {"#2PP": 4000}
+    members = [make_player("#2PP", clan=("#8QQ", "Made"))]
+    api.set_source(
+        "player", lambda tag: make_player(tag, trophies=trophies[tag]) if tag in trophies else None
+    )
+    api.set_source("clan", lambda tag: make_clan(tag, members) if tag == "#8QQ" else None)
+    api.set_source("battlelog", lambda tag: [{"n": trophies[tag]}])
+    assert (await client.http.get_player("#2PP", lookup_cache=False))["trophies"] == 4000
+    trophies["#2PP"] = 4100
+    assert (await client.http.get_player("#2PP", lookup_cache=False))["trophies"] == 4100
+    assert (await client.get_clan("#8QQ")).member_count == 1
+    async with aiohttp.ClientSession(headers=AUTH) as session:
+        async with session.get(f"{api.base_url}/clans/%238QQ/members") as response:
+            assert [m["tag"] for m in (await response.json())["items"]] == ["#2PP"]
+        async with session.get(f"{api.base_url}/players/%232PP/battlelog") as response:
+            assert (await response.json()) == {"items": [{"n": 4100}]}
+        async with session.get(f"{api.base_url}/players/%23QQQ/battlelog") as response:
+            assert response.status == 404
+    with pytest.raises(coc.NotFound):
+        await client.get_player("#QQQ")
+    api.set_player(make_player("#2PP", trophies=1))  # a set payload wins
+    assert (await client.http.get_player("#2PP", lookup_cache=False))["trophies"] == 1
+    with pytest.raises(ValueError):
+        api.set_source("war", lambda tag: None)

@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.settings import load_settings
+from bot.settings import PLANNED_BATTLELOG_INTERVAL, load_settings
 from bot.tracker.budget import (
     CACHE_AGES,
     CLAN_SHARE,
@@ -43,6 +43,7 @@ intervals = st.builds(
     raid=seconds,
     battlelog=seconds,
     member_factor=st.sampled_from([1.0, 2.0, 6.0]),
+    raid_factor=st.sampled_from([1.0, 4.0]),
 )
 budgets = st.floats(1.0, 3000.0)
 
@@ -102,7 +103,8 @@ def test_blank_intervals_never_ask_sooner_than_the_cache() -> None:
     planned = asked_intervals(load_settings(BASE), {}, 6.0)
     assert planned.track == CACHE_AGES["clan"]
     assert planned.war == CACHE_AGES["war"]
-    assert planned.battlelog == CACHE_AGES["battlelog"]
+    # A blank battle log interval keeps its own pace (reads also follow seen battles).
+    assert planned.battlelog == PLANNED_BATTLELOG_INTERVAL > CACHE_AGES["battlelog"]
     # What the answers said wins over the recorded ages.
     seen = asked_intervals(load_settings(BASE), {"clan": 300.0, "war": 600.0}, 6.0)
     assert (seen.track, seen.war) == (300.0, 600.0)
@@ -115,3 +117,25 @@ def test_explicit_intervals_are_honoured_below_the_cache_age() -> None:
     war_only = load_settings({**BASE, "TRACK_INTERVAL_SECONDS": "", "WAR_INTERVAL_SECONDS": "5"})
     asked = asked_intervals(war_only, {}, 6.0)
     assert asked.war == 5.0 and asked.track == CACHE_AGES["clan"]
+
+
+def test_private_war_logs_and_quiet_raid_weeks_cost_less() -> None:
+    asked = Intervals(track=120, war=120, raid=60, battlelog=60, private_factor=4.0)
+    work = Workload(clans=100, war_clans=100, raid_clans=100)
+    weekend = clan_rate(work, asked)
+    assert weekend == 100 / 120 + 100 / 120 + 100 / 60
+    private = Workload(clans=100, war_clans=100, private_war_clans=40, raid_clans=100)
+    assert clan_rate(private, asked) == 100 / 120 + 60 / 120 + 40 / 480 + 100 / 60
+    between = Intervals(track=120, war=120, raid=60, battlelog=60, raid_factor=4.0)
+    assert clan_rate(work, between) == 100 / 120 + 100 / 120 + 100 / 240
+
+
+def test_raid_weekends_are_planned_at_full_rate() -> None:
+    from datetime import UTC, datetime
+
+    from bot.tracker.planner import raid_factor
+
+    assert raid_factor(datetime(2026, 11, 27, 7, 0, tzinfo=UTC)) == 1.0  # Friday 07:00
+    assert raid_factor(datetime(2026, 11, 30, 6, 59, tzinfo=UTC)) == 1.0  # Monday 06:59
+    assert raid_factor(datetime(2026, 11, 30, 7, 1, tzinfo=UTC)) == 4.0
+    assert raid_factor(datetime(2026, 11, 27, 6, 59, tzinfo=UTC)) == 4.0

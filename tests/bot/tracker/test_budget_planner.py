@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.settings import load_settings
-from bot.tracker.budget import Budget, asked_intervals
+from bot.tracker.budget import CACHE_AGES, Budget, asked_intervals
 from bot.tracker.planner import BudgetPlanner
 from bot.tracker.status_text import budget_text, freshness_text
 from db import budget as db_budget
@@ -63,7 +63,8 @@ async def test_a_short_budget_stretches_every_player_alike_and_says_so(
     vars_ = {"COC_THROTTLE_LIMIT": "1", "TRACK_INTERVAL_SECONDS": "10"}
     budget = Budget(asked_intervals(load_settings({**_base(env, tmp_path), **vars_}), {}, 6.0))
     tracker.budget = budget
-    plan = await planner_for(env, budget, tmp_path, **vars_).plan_once()
+    planner = planner_for(env, budget, tmp_path, **vars_)
+    plan = await planner.plan_once()
     assert plan.short and plan.clan_stretch == 1.0
     expected = plan.player_stretch * 10
     assert expected > 20
@@ -77,12 +78,13 @@ async def test_a_short_budget_stretches_every_player_alike_and_says_so(
     clans = await gaps(env, "clan_polls", "clan_tag")
     assert abs(clans[CLAN] - 10.0) < 1.0  # clans first: their pace is kept
 
+    await planner.plan_once()  # the next minute (freshness is measured with the plan)
     async with env.pool.acquire() as con:
         saved = await db_budget.load_plan(con)
         fresh = await db_budget.freshness(con)
-    assert saved["player_stretch"] == plan.player_stretch
+    assert saved["player_stretch"] == budget.plan.player_stretch > 1.0
     text = budget_text(saved, 1, 1)
-    assert "Budget short" in text and f"players {plan.player_stretch:.2f}x" in text
+    assert "Budget short" in text and f"players {budget.plan.player_stretch:.2f}x" in text
     lines = freshness_text(fresh).splitlines()
     assert lines[0].startswith("clans: p50 ") and lines[1].startswith("profiles: p50 ")
 
@@ -118,8 +120,19 @@ async def test_blank_intervals_follow_the_cache_age_the_api_sends(env: Env, tmp_
     assert seen["clan"] > 0 and seen["player"] > 0
     budget = Budget(tracker.budget.asked)
     plan = await planner_for(env, budget, tmp_path).plan_once()
-    assert budget.asked.track == max(seen["clan"], seen["player"])
+    # The fake's clans answer max-age=91 (the time left on the API's cache): the blank
+    # interval keeps the recorded 120 s, not the countdown.
+    assert seen["clan"] < CACHE_AGES["clan"]
+    assert budget.asked.track == CACHE_AGES["clan"]
     assert not plan.short
+    # The longest age seen wins over one answer's countdown.
+    clash = env.clients[0]
+    clash._note_age("clan", {"_response_retry": 2})
+    clash._note_age("clan", {"_response_retry": 300})
+    clash._note_age("clan", {"_response_retry": 5})
+    assert clash.cache_ages["clan"] == 300
+    await planner_for(env, budget, tmp_path).plan_once()
+    assert budget.asked.track == 300
 
 
 async def test_a_town_hall_upgrade_in_the_clan_list_makes_the_profile_due(env: Env) -> None:
