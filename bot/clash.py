@@ -42,6 +42,8 @@ COMMAND_DEADLINE = 12.0
 # developer-site log-ins in 5 s, never recovering): stop it and build a fresh
 # client instead.
 MAX_REKEYS_PER_MINUTE = 3
+# The longest cache age taken from an answer (the planner's blank intervals follow it).
+MAX_CACHE_AGE = 900.0
 
 
 def fetched_at(data: Mapping[str, Any]) -> datetime:
@@ -121,7 +123,9 @@ class ClashApi:
     def _note_age(self, kind: str, data: object) -> None:
         age = _max_age(data)
         if age is not None and age > self.cache_ages.get(kind, 0.0):
-            self.cache_ages[kind] = age
+            # Bounded: one odd answer (a caching proxy's) must not slow a kind for the
+            # rest of the process's life. The recorded ages are 60 to 600 s.
+            self.cache_ages[kind] = min(age, MAX_CACHE_AGE)
 
     @property
     def client(self) -> coc.Client:

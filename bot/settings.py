@@ -16,9 +16,6 @@ DEFAULT_COC_API = "https://api.clashofclans.com/v1"
 # TRACK_INTERVAL_SECONDS left blank: the clan endpoint's cache age. Asking sooner returns
 # the same answer; the budget planner stretches it when the keys cannot keep up.
 PLANNED_TRACK_INTERVAL = 120.0
-# BATTLELOG_INTERVAL_SECONDS left blank: a log holds 50 battles, and a read comes as soon
-# as a clan's list or a profile shows the player battled; this is the rest's pace.
-PLANNED_BATTLELOG_INTERVAL = 900.0
 
 
 class Secret:
@@ -84,7 +81,7 @@ class Settings:
     # Raid weekends of tracked clans (default: TRACK_INTERVAL_SECONDS).
     raid_interval_seconds: float = PLANNED_TRACK_INTERVAL
     # Battle logs of tracked players who played within a day (default: TRACK_INTERVAL_SECONDS).
-    battlelog_interval_seconds: float = PLANNED_BATTLELOG_INTERVAL
+    battlelog_interval_seconds: float = PLANNED_TRACK_INTERVAL
     # The intervals left blank ("track", "war", "raid", "battlelog"): never below the
     # endpoint's cache age. One set explicitly is honoured, also below it. Either is
     # stretched when the API budget cannot keep up (bot.tracker.budget).
@@ -320,10 +317,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         war_interval_seconds=r.number("WAR_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
         raid_interval_seconds=r.number("RAID_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7),
         battlelog_interval_seconds=r.number(
-            "BATTLELOG_INTERVAL_SECONDS",
-            PLANNED_BATTLELOG_INTERVAL if "track" in planned else track_interval,
-            0.0,
-            86_400 * 7,
+            "BATTLELOG_INTERVAL_SECONDS", track_interval, 0.0, 86_400 * 7
         ),
         planned_intervals=frozenset(planned),
         role_sync_interval_seconds=r.number("ROLE_SYNC_INTERVAL_SECONDS", 3600.0, 0.0, 86_400 * 7),

@@ -55,8 +55,12 @@ ON CONFLICT (kind) DO UPDATE SET polled = EXCLUDED.polled, waiting = EXCLUDED.wa
     measured_at = EXCLUDED.measured_at
 """
 
+# ``since``: seconds since the measurement, which /status adds to the ages (a tracker
+# that stopped measuring must not leave them looking fresh).
 FRESHNESS = """
-SELECT kind, polled, waiting, p50, p95, oldest, measured_at FROM api_freshness
+SELECT kind, polled, waiting, p50, p95, oldest, measured_at,
+       extract(epoch FROM now() - measured_at)::float8 AS since
+FROM api_freshness
 """
 
 

@@ -16,8 +16,9 @@ kind then stretches by the same factor.
 An interval left blank in the settings is its endpoint's cache age (read from the
 answers' Cache-Control, at least the recorded one): asking sooner returns the same
 answer. A blank TRACK_INTERVAL_SECONDS serves clans and players tracked on their own
-alike, so it is the longer of the two ages (the clans'). A blank battle log interval is
-900 s (bot.settings): a read also comes as soon as a reading shows the player battled.
+alike, so it is the longer of the two ages (the clans'). A blank battle log interval
+follows the track interval (a read also comes as soon as a reading shows the player
+battled).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from dataclasses import dataclass, field
 
 from bot.settings import Settings
 
-# The API's cache ages (Cache-Control max-age, seconds) as recorded; ClashApi replaces
-# them with what the answers say.
+# The API's cache ages (Cache-Control max-age, seconds) as recorded: the least a blank
+# interval is; a longer age the answers said (ClashApi.cache_ages) wins.
 CACHE_AGES: dict[str, float] = {
     "player": 60.0,
     "clan": 120.0,
@@ -103,15 +104,20 @@ def asked_intervals(
 
     def floor(name: str, value: float, endpoint: str) -> float:
         if name in settings.planned_intervals:
-            return max(value, cache_ages.get(endpoint, 0.0), CACHE_AGES[endpoint])
+            return max(cache_ages.get(endpoint, 0.0), CACHE_AGES[endpoint])
         return value
 
     track = floor("track", settings.track_interval_seconds, "clan")
+    track = max(track, floor("track", settings.track_interval_seconds, "player"))
     return Intervals(
-        track=max(track, floor("track", settings.track_interval_seconds, "player")),
+        track=track,
         war=floor("war", settings.war_interval_seconds, "war"),
         raid=floor("raid", settings.raid_interval_seconds, "raid"),
-        battlelog=floor("battlelog", settings.battlelog_interval_seconds, "battlelog"),
+        # Blank, it follows the planned track interval, as DESIGN has it (never below
+        # the log's own cache age).
+        battlelog=max(track, floor("battlelog", settings.battlelog_interval_seconds, "battlelog"))
+        if "battlelog" in settings.planned_intervals
+        else settings.battlelog_interval_seconds,
         member_factor=member_factor,
         private_factor=private_factor,
         raid_factor=raid_factor,

@@ -37,20 +37,33 @@ def budget_text(plan: Any, keys: int, rate: int) -> str:
     return line
 
 
+# A measurement older than this says so: the planner measures once a minute, so no
+# tracker has run since.
+STALE_MEASUREMENT = 180.0
+
+
 def freshness_text(rows: Sequence[Any]) -> str:
-    """One line per kind: the age of its newest reading at p50 and p95, and the rows
-    still waiting for their first."""
+    """One line per kind: the age of its newest reading at p50 and p95 now (as measured,
+    plus the time since), and the rows still waiting for their first."""
+    if not rows:
+        return "not measured yet (no tracker has run)"
     by_kind = {r["kind"]: r for r in rows}
     lines = []
+    since = max(0.0, max(r["since"] for r in rows))
     for kind in KINDS:
         r = by_kind.get(kind)
         if r is None or (r["polled"] == 0 and r["waiting"] == 0):
             continue
         if r["polled"]:
-            line = f"{kind}: p50 {duration(r['p50'])}, p95 {duration(r['p95'])} old"
+            p50, p95 = r["p50"] + since, r["p95"] + since
+            line = f"{kind}: p50 {duration(p50)}, p95 {duration(p95)} old"
         else:
             line = f"{kind}: none read yet"
         if r["waiting"]:
             line += f" ({r['waiting']} waiting for a first read)"
         lines.append(line)
-    return "\n".join(lines) or "nothing tracked yet"
+    if not lines:
+        return "nothing tracked yet"
+    if since > STALE_MEASUREMENT:
+        lines.append(f"measured {duration(since)} ago: no tracker has measured since")
+    return "\n".join(lines)

@@ -55,3 +55,19 @@ async def test_the_budget_plan_and_freshness_are_shown(harness: Harness) -> None
     assert "players 1.80x" in fields["API budget"]
     (clans,) = [line for line in fields["Freshness"].splitlines() if line.startswith("clans")]
     assert clans == "clans: p50 2 min, p95 2 min old (1 waiting for a first read)"
+
+    # No tracker has measured for an hour: the ages grow with it, and /status says so.
+    async with harness.bot.pool.acquire() as con:
+        await con.execute("UPDATE api_freshness SET measured_at = now() - interval '1 hour'")
+    reply = await harness.run("status")
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    lines = fields["Freshness"].splitlines()
+    assert lines[0] == "clans: p50 62 min, p95 62 min old (1 waiting for a first read)"
+    assert lines[-1] == "measured 60 min ago: no tracker has measured since"
+
+
+async def test_freshness_before_any_tracker_has_measured(harness: Harness) -> None:
+    reply = await harness.run("status")
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    assert fields["Freshness"] == "not measured yet (no tracker has run)"
+    assert fields["API budget"].endswith("no plan yet (no tracker has run)")

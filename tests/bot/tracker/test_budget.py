@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.settings import PLANNED_BATTLELOG_INTERVAL, load_settings
+from bot.settings import load_settings
 from bot.tracker.budget import (
     CACHE_AGES,
     CLAN_SHARE,
@@ -103,8 +103,10 @@ def test_blank_intervals_never_ask_sooner_than_the_cache() -> None:
     planned = asked_intervals(load_settings(BASE), {}, 6.0)
     assert planned.track == CACHE_AGES["clan"]
     assert planned.war == CACHE_AGES["war"]
-    # A blank battle log interval keeps its own pace (reads also follow seen battles).
-    assert planned.battlelog == PLANNED_BATTLELOG_INTERVAL > CACHE_AGES["battlelog"]
+    # A blank raid interval is its cache age; a blank battle log one follows the track
+    # interval (as DESIGN has it), never below the log's cache age.
+    assert planned.raid == CACHE_AGES["raid"]
+    assert planned.battlelog == planned.track >= CACHE_AGES["battlelog"]
     # What the answers said wins over the recorded ages.
     seen = asked_intervals(load_settings(BASE), {"clan": 300.0, "war": 600.0}, 6.0)
     assert (seen.track, seen.war) == (300.0, 600.0)
