@@ -32,6 +32,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.common import stdin_commands
 from tests.fakes.battles import make_battle, opponent_tag
 from tests.fakes.coc_api import RANKED_WEEK, FakeCocApi, make_clan, make_player
 from tests.fakes.wars import ScriptedWar, lineup
@@ -308,12 +309,7 @@ async def main(args: list[str]) -> None:
     await api.start()
     print(api.base_url, flush=True)
     counts: Counter[str] = Counter()
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            break
-        parts = line.split()
+    async for parts in stdin_commands():
         if parts and parts[0] == "tick":
             made = game.tick(float(parts[1]), int(parts[2]))
             print("ok " + " ".join(map(str, made)), flush=True)

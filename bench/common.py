@@ -8,8 +8,9 @@ import json
 import os
 import platform
 import socket
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,3 +96,11 @@ class ScriptedClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+async def stdin_commands() -> AsyncIterator[list[str]]:
+    """The words of each line on stdin, until it closes: how a benchmark drives the fake
+    API process it started (the reads run in a thread, so the fake keeps serving)."""
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        yield line.split()

@@ -14,6 +14,7 @@ import asyncio
 import random
 import sys
 
+from bench.common import stdin_commands
 from tests.fakes.coc_api import FakeCocApi, make_player
 
 ALPHABET = "0289PYLQGRJCUV"
@@ -48,12 +49,7 @@ async def main(count: int) -> None:
     state = {t: [3000, 0] for t in tags}
     api.bulk_set_players(payload(t, *state[t]) for t in tags)
     print(api.base_url, flush=True)
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            break
-        parts = line.split()
+    async for parts in stdin_commands():
         if parts and parts[0] == "mutate":
             rng = random.Random(int(parts[2]))
             chosen = rng.sample(tags, int(len(tags) * float(parts[1])))

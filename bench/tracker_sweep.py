@@ -158,69 +158,67 @@ def summarise(name: str, r: dict[str, float], players: int) -> dict[str, float]:
     return out
 
 
-async def main(players: int) -> None:
+async def main(players: int, dsn: str) -> None:
     api = FakeApi(players)
     base_url = await api.start()
     tags = bench_tags(players)
     try:
-        with database(tcp=False) as dsns:
-            dsn = dsns["socket"]
-            settings = load_settings(
-                {
-                    "DISCORD_TOKEN": "x",
-                    "COC_TOKENS": "bench-token",
-                    "COC_API_BASE_URL": base_url,
-                    "COC_THROTTLE_LIMIT": "100000",
-                    "DATABASE_URL": dsn,
-                    "TRACKER_CONCURRENCY": "64",
-                    "TRACK_INTERVAL_SECONDS": "3600",
-                }
-            )
-            pool = await create_pool(dsn, min_size=2, max_size=10, command_timeout=60)
-            assert pool is not None
-            await migrate(pool)
-            async with pool.acquire() as con:
-                await con.execute(SEED_TRACKED, tags)
-                await con.execute(SEED_POLLS, tags)
-            clash = ClashApi(settings)
-            await clash.start()
-            tracker = Tracker(
-                settings=settings,
-                pool=pool,
-                clash=clash,
-                options=TrackerOptions(batch_size=1000),
-            )
-            idle_rss = rss_kib()
-            results = {}
-            first = await timed(tracker.run_once)
-            results["first_sweep"] = summarise("first sweep", first, players)
-            changed = await api.mutate(0.10, 1)
-            async with pool.acquire() as con:
-                await con.execute(ALL_DUE)
-            sweep = await timed(tracker.run_once)
-            results["sweep_10pct"] = summarise("sweep (10%)", sweep, players)
-            async with pool.acquire() as con:
-                rows = await con.fetchval("SELECT count(*) FROM player_history")
-            results["history_rows_after"] = rows
-            results["changed_per_sweep"] = changed
-            results["rss_after_kib_per_player"] = round((rss_kib() - idle_rss) / players, 3)
+        settings = load_settings(
+            {
+                "DISCORD_TOKEN": "x",
+                "COC_TOKENS": "bench-token",
+                "COC_API_BASE_URL": base_url,
+                "COC_THROTTLE_LIMIT": "100000",
+                "DATABASE_URL": dsn,
+                "TRACKER_CONCURRENCY": "64",
+                "TRACK_INTERVAL_SECONDS": "3600",
+            }
+        )
+        pool = await create_pool(dsn, min_size=2, max_size=10, command_timeout=60)
+        assert pool is not None
+        await migrate(pool)
+        async with pool.acquire() as con:
+            await con.execute(SEED_TRACKED, tags)
+            await con.execute(SEED_POLLS, tags)
+        clash = ClashApi(settings)
+        await clash.start()
+        tracker = Tracker(
+            settings=settings,
+            pool=pool,
+            clash=clash,
+            options=TrackerOptions(batch_size=1000),
+        )
+        idle_rss = rss_kib()
+        results = {}
+        first = await timed(tracker.run_once)
+        results["first_sweep"] = summarise("first sweep", first, players)
+        changed = await api.mutate(0.10, 1)
+        async with pool.acquire() as con:
+            await con.execute(ALL_DUE)
+        sweep = await timed(tracker.run_once)
+        results["sweep_10pct"] = summarise("sweep (10%)", sweep, players)
+        async with pool.acquire() as con:
+            rows = await con.fetchval("SELECT count(*) FROM player_history")
+        results["history_rows_after"] = rows
+        results["changed_per_sweep"] = changed
+        results["rss_after_kib_per_player"] = round((rss_kib() - idle_rss) / players, 3)
 
-            await api.mutate(0.10, 2)
-            naive_client = coc.Client(
-                base_url=base_url,
-                throttle_limit=100000,
-                load_game_data=coc.LoadGameData(never=True),
-            )
-            await naive_client.login_with_tokens("bench-token")
-            naive = await timed(lambda: naive_sweep(naive_client, pool, tags, 64))
-            results["naive_sweep"] = summarise("naive sweep", naive, players)
-            await naive_client.close()
-            results["speedup_vs_naive"] = round(
-                results["sweep_10pct"]["players_per_s"] / results["naive_sweep"]["players_per_s"], 2
-            )
-            print("speed-up over the naive way:", results["speedup_vs_naive"])
-            await clash.close()
-            await pool.close()
+        await api.mutate(0.10, 2)
+        naive_client = coc.Client(
+            base_url=base_url,
+            throttle_limit=100000,
+            load_game_data=coc.LoadGameData(never=True),
+        )
+        await naive_client.login_with_tokens("bench-token")
+        naive = await timed(lambda: naive_sweep(naive_client, pool, tags, 64))
+        results["naive_sweep"] = summarise("naive sweep", naive, players)
+        await naive_client.close()
+        results["speedup_vs_naive"] = round(
+            results["sweep_10pct"]["players_per_s"] / results["naive_sweep"]["players_per_s"], 2
+        )
+        print("speed-up over the naive way:", results["speedup_vs_naive"])
+        await clash.close()
+        await pool.close()
     finally:
         await api.stop()
     results["players"] = players
@@ -228,4 +226,8 @@ async def main(players: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000))
+    # The embedded server is started outside the event loop (bench.common.database runs
+    # its own): inside main() it failed with "asyncio.run() cannot be called from a
+    # running event loop".
+    with database(tcp=False) as dsns:
+        asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, dsns["socket"]))
