@@ -17,14 +17,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 import asyncpg
 
-from db.errors import is_unavailable
+from db.errors import DB_TROUBLE, is_unavailable
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot
 
 log = logging.getLogger(__name__)
-
-DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def lost_database(exc: BaseException) -> bool:

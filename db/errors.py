@@ -22,3 +22,13 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` says the database went away, not that a query was wrong."""
     return isinstance(exc, _UNAVAILABLE)
+
+
+# Any error a database call can raise that a background loop should survive (log, wait,
+# try again): a lost connection, and a query that failed (a lock timeout, a constraint).
+DB_TROUBLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)

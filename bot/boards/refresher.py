@@ -40,11 +40,12 @@ import discord
 from bot import leaderboards
 from bot.boards import messages
 from bot.boards.render import board_payload, content_hash
-from bot.cycles import DB_TROUBLE, CycleTask, lost_database
+from bot.cycles import CycleTask, lost_database
 from bot.periods import Period
 from bot.tracker.engine import owner_id
 from db import boards
 from db.boards import BoardClaim
+from db.errors import DB_TROUBLE
 
 if TYPE_CHECKING:
     from bot.discord_bot import TrackerBot

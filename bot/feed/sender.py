@@ -27,6 +27,7 @@ from discord.http import Route
 
 from bot.feed.render import batch_payload, refusal_reason
 from db import feeds
+from db.errors import DB_TROUBLE
 from db.feeds import Batch
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 SENDER_TASK = "feed sender"
-DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class FeedSender:

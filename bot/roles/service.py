@@ -36,6 +36,7 @@ from bot.roles.member_sync import (
 from bot.roles.rules import league_rank
 from bot.tracker.engine import owner_id
 from db import roles
+from db.errors import DB_TROUBLE
 from db.model import RoleConfig
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK_NAME = "role sync"
-DB_TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 # Discord down, a dropped connection: the member is tried again later, with back-off.
 TRANSIENT = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 BATCH = 20
