@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 from types import FrameType
@@ -55,17 +54,21 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(settings.log_level, settings.secret_values())
 
+    from bot.runtime import run, tune_gc
+
+    tune_gc()
+
     if command == "check":
         from bot.check import run_checks
 
-        return asyncio.run(run_checks(settings))
+        return run(run_checks(settings), fast=settings.fast_loop)
     if command == "tracker":
         from bot.tracker.service import run_tracker
 
-        return asyncio.run(run_tracker(settings))
+        return run(run_tracker(settings), fast=settings.fast_loop)
     from bot.app import run_bot
 
-    return asyncio.run(run_bot(settings))
+    return run(run_bot(settings), fast=settings.fast_loop)
 
 
 if __name__ == "__main__":

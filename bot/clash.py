@@ -17,6 +17,7 @@ import aiohttp
 import coc
 from coc.http import Route
 
+from bot.api_throttle import WallClockThrottler
 from bot.errors import (
     ApiAccessDenied,
     ApiMaintenance,
@@ -142,6 +143,7 @@ class ClashApi:
             base_url=s.coc_api_base_url,
             timeout=10.0,
             load_game_data=coc.LoadGameData(never=True),
+            throttler=WallClockThrottler,
         )
 
     async def start(self) -> None:

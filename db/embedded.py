@@ -66,22 +66,31 @@ def _bin_dir() -> Path:
     return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
 
 
-def _parent_death_signal_hook() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child die with its parent (Linux only).
+def _child_setup(run_as: tuple[int, int] | None = None) -> Callable[[], None] | None:
+    """A ``preexec_fn``: become ``run_as`` (uid, gid) if given, then die with the parent
+    (the parent-death signal, Linux only).
 
-    It runs between fork and exec, after the uid change (which would clear the
-    setting); ctypes is loaded here, in the parent, because importing in a
-    forked child is unsafe. The signal fires when the thread that forked
-    exits, so servers are started from the main thread.
+    It runs between fork and exec. The uid change is made here rather than with
+    ``user=``/``group=``, which uvloop's ``create_subprocess_exec`` does not take; and
+    before the signal is set, since a uid change clears it. ctypes is loaded here, in
+    the parent, because importing in a forked child is unsafe. The signal fires when
+    the thread that forked exits, so servers are started from the main thread.
     """
-    if sys.platform != "linux":
-        return None
-    import ctypes
+    prctl = None
+    if sys.platform == "linux":
+        import ctypes
 
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    if prctl is None and run_as is None:
+        return None
 
     def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGINT)  # SIGINT: a "fast", clean shutdown
+        if run_as is not None:
+            os.setgroups([])
+            os.setgid(run_as[1])
+            os.setuid(run_as[0])
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGINT)  # SIGINT: a "fast", clean shutdown
 
     return hook
 
@@ -142,9 +151,6 @@ class EmbeddedPostgres:
         ensure_prefix_permissions(path)
         if own:
             os.chown(path, *self._run_as)
-
-    def _user(self) -> dict[str, int]:
-        return {"user": self._run_as[0], "group": self._run_as[1]} if self._run_as else {}
 
     def _choose_socket_dir(self) -> Path:
         # Unix socket paths are limited to about 107 bytes.
@@ -223,8 +229,7 @@ class EmbeddedPostgres:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_parent_death_signal_hook(),
-            **self._user(),  # type: ignore[arg-type]
+            preexec_fn=_child_setup(self._run_as),
         )
         try:
             _, stderr = await process.communicate()
@@ -307,8 +312,7 @@ class EmbeddedPostgres:
                 # Its own session: a Ctrl-C in the terminal reaches the bot, which
                 # then closes its pool before stopping the server in order.
                 start_new_session=True,
-                preexec_fn=_parent_death_signal_hook(),
-                **self._user(),  # type: ignore[arg-type]
+                preexec_fn=_child_setup(self._run_as),
             )
         except OSError as exc:
             raise EmbeddedDatabaseError(

@@ -92,6 +92,8 @@ async def test_a_tracker_process_polls_and_stops_cleanly(db_dsn: str, tmp_path) 
             code, _ = await proc.stop(signal.SIGTERM)
             assert code == 0, proc.log
             assert "tracker stopped" in proc.log and "database pool closed" in proc.log
+            # On uvloop, as installed with the bot (bot.runtime).
+            assert "event loop: uvloop" in proc.log
             # No Discord connection at all.
             assert discord.identify_count == 0
         finally:

@@ -97,6 +97,13 @@ def test_shards_are_optional_and_read_as_given() -> None:
     assert blank.shard_count is None and blank.shard_ids is None
 
 
+def test_uvloop_is_on_unless_turned_off() -> None:
+    assert load_settings(VALID).fast_loop is True
+    assert load_settings({**VALID, "UVLOOP": "false"}).fast_loop is False
+    with pytest.raises(SettingsError, match="UVLOOP must be true or false"):
+        load_settings({**VALID, "UVLOOP": "sometimes"})
+
+
 def test_shard_ids_without_a_count_say_what_to_set() -> None:
     with pytest.raises(SettingsError) as info:
         load_settings({**VALID, "SHARD_IDS": "0,1"})
