@@ -62,9 +62,8 @@ def achievement_values(data: Mapping[str, Any]) -> dict[str, int]:
     return found
 
 
-def lifetime_donations(data: Mapping[str, Any]) -> int | None:
+def _donations(values: Mapping[str, int]) -> int | None:
     """The three lifetime donation achievements summed; None unless all three are there."""
-    values = achievement_values(data)
     if not all(name in values for name in DONATION_ACHIEVEMENTS):
         return None
     return sum(values[name] for name in DONATION_ACHIEVEMENTS)
@@ -76,6 +75,7 @@ def parse_player(data: Mapping[str, Any]) -> PlayerProfile:
     if not isinstance(tag, str) or not tag:
         raise ValueError("player payload has no tag")
     clan = data.get("clan") if isinstance(data.get("clan"), Mapping) else None
+    achievements = achievement_values(data)  # read once: a hundred entries a profile
     heroes: dict[str, int] = {}
     for hero in data.get("heroes") or ():
         if (
@@ -105,8 +105,8 @@ def parse_player(data: Mapping[str, Any]) -> PlayerProfile:
         clan_name=clan.get("name") if clan else None,
         role=data.get("role") if clan else None,
         heroes=heroes,
-        lifetime_donations=lifetime_donations(data),
-        games_champion=achievement_values(data).get(GAMES_ACHIEVEMENT),
+        lifetime_donations=_donations(achievements),
+        games_champion=achievements.get(GAMES_ACHIEVEMENT),
         league_tier_id=_league_tier_id(data),
         league_season_id=_optional_int(data, "currentLeagueSeasonId"),
         league_previous_season_id=_optional_int(data, "previousLeagueSeasonId"),

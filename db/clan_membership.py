@@ -13,13 +13,25 @@ from datetime import datetime
 
 import asyncpg
 
-from db.guild_locks import lock_guilds
+from db.guild_locks import GUILD_LOCK_SPACE
 
-CLAN_GUILDS = "SELECT guild_id FROM tracked_clans WHERE clan_tag = $1 ORDER BY guild_id"
+# The locks of every guild tracking the clan and of the guilds in $2, in one round trip,
+# in the order of their keys (db.guild_locks.LOCK_KEYS, with the clan's guilds read
+# by the same statement).
+LOCK_CLAN_GUILDS = """
+SELECT count(pg_advisory_xact_lock($3, h))
+FROM (SELECT DISTINCT hashtext(k::text) AS h
+      FROM (SELECT guild_id FROM tracked_clans WHERE clan_tag = $1
+            UNION ALL SELECT unnest($2::bigint[])) AS u (k)
+      ORDER BY h) AS s
+"""
 
 # Members newly tracked by each guild, in the list's order, up to the room the
 # guild has left under its limit ($3); members already tracked keep their row.
-TRACK_MEMBERS = """
+# Then, in the same round trip, the members of the list that no guild tracks (every
+# guild tracking the clan is full): the outer query's snapshot does not show the rows
+# the insert added, so those come from its RETURNING.
+FOLLOW_MEMBERS = """
 WITH guilds AS (
     SELECT tc.guild_id, tc.added_by,
            $3 - (SELECT count(*) FROM tracked_players t WHERE t.guild_id = tc.guild_id) AS room
@@ -32,11 +44,16 @@ WITH guilds AS (
 ), ranked AS (
     SELECT *, row_number() OVER (PARTITION BY guild_id, present ORDER BY n) AS k
     FROM candidates
+), followed AS (
+    INSERT INTO tracked_players (guild_id, tag, direct, via_clan, added_by)
+    SELECT guild_id, tag, false, $1, added_by FROM ranked
+    WHERE present OR k <= room
+    ON CONFLICT (guild_id, tag) DO UPDATE SET via_clan = EXCLUDED.via_clan
+    RETURNING tag
 )
-INSERT INTO tracked_players (guild_id, tag, direct, via_clan, added_by)
-SELECT guild_id, tag, false, $1, added_by FROM ranked
-WHERE present OR k <= room
-ON CONFLICT (guild_id, tag) DO UPDATE SET via_clan = EXCLUDED.via_clan
+SELECT m.tag FROM unnest($2::text[]) AS m (tag)
+WHERE NOT EXISTS (SELECT 1 FROM tracked_players t WHERE t.tag = m.tag)
+  AND NOT EXISTS (SELECT 1 FROM followed f WHERE f.tag = m.tag)
 """
 
 # Members who left: the clan no longer claims them; untracked unless direct.
@@ -48,12 +65,6 @@ WITH dropped AS (
 )
 UPDATE tracked_players SET via_clan = NULL
 WHERE via_clan = $1 AND NOT (tag = ANY($2::text[])) AND direct
-"""
-
-# Members of the list that no guild tracks (every guild tracking the clan is full).
-UNTRACKED_MEMBERS = """
-SELECT m.tag FROM unnest($1::text[]) AS m (tag)
-WHERE NOT EXISTS (SELECT 1 FROM tracked_players t WHERE t.tag = m.tag)
 """
 
 # The newest list wins: a command's cached lookup may arrive after a fresher poll.
@@ -79,8 +90,7 @@ async def lock_clan_guilds(
 ) -> None:
     """Lock every guild that tracks the clan, and ``also`` these, in one ordered call
     (before any player lock: one lock order everywhere)."""
-    guilds = [r["guild_id"] for r in await con.fetch(CLAN_GUILDS, clan_tag)]
-    await lock_guilds(con, [*guilds, *also])
+    await con.fetchval(LOCK_CLAN_GUILDS, clan_tag, list(also), GUILD_LOCK_SPACE)
 
 
 async def clan_state(con: asyncpg.Connection, clan_tag: str) -> tuple[list[str], datetime | None]:
@@ -96,8 +106,7 @@ async def follow_members(
 ) -> list[str]:
     """Track the clan's current members in every guild tracking it, within ``limit``
     players a guild. Returns the members no guild could take (all full)."""
-    await con.execute(TRACK_MEMBERS, clan_tag, list(members), limit)
-    return [r["tag"] for r in await con.fetch(UNTRACKED_MEMBERS, list(members))]
+    return [r["tag"] for r in await con.fetch(FOLLOW_MEMBERS, clan_tag, list(members), limit)]
 
 
 async def release_leavers(con: asyncpg.Connection, clan_tag: str, members: Sequence[str]) -> None:

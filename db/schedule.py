@@ -129,6 +129,12 @@ WITH gone AS (
 UPDATE player_counters c SET untracked_at = coalesce($2, now()) FROM gone WHERE c.tag = gone.tag
 """
 
+# Those of $1 that were untracked (the only rows the RETRACKED* statements change).
+UNTRACKED_AMONG = """
+SELECT array_agg(tag) FROM player_counters
+WHERE tag = ANY($1::text[]) AND untracked_at IS NOT NULL
+"""
+
 # Tracked again. After a gap the witness goes: achievements read then would credit
 # the gap's donations as if made at that moment. A short gap is a move between two
 # tracked clans seen as a leave, then a join (maybe by two trackers): the witness
@@ -260,10 +266,14 @@ async def retracked(
     con: asyncpg.Connection, tags: Sequence[str], at: datetime | None = None
 ) -> None:
     """``tags`` are tracked (again) at ``at``: a witness kept over a short gap stands."""
-    if tags:
-        await con.execute(RETRACKED_GAMES, list(tags), GAMES_GAP, at)
-        await con.execute(RETRACKED_BATTLES, list(tags), GAMES_GAP, at)
-        await con.execute(RETRACKED, list(tags), WITNESS_GAP, at)
+    if not tags:
+        return
+    # Every clan poll passes its whole list; usually nobody in it was untracked.
+    back = await con.fetchval(UNTRACKED_AMONG, list(tags))
+    if back:
+        await con.execute(RETRACKED_GAMES, back, GAMES_GAP, at)
+        await con.execute(RETRACKED_BATTLES, back, GAMES_GAP, at)
+        await con.execute(RETRACKED, back, WITNESS_GAP, at)
 
 
 async def due_now(con: asyncpg.Connection, tags: Sequence[str]) -> None:

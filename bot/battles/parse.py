@@ -31,10 +31,22 @@ RESOURCE_LISTS = ("lootedResources", "extraLootedResources", "availableLoot")
 
 
 def _resources(value: Any) -> str:
+    """``gold,elixir,dark`` amounts as text (``None`` for one not listed; the last entry of
+    a name wins). Stored fingerprints depend on this exact text."""
     if not isinstance(value, list):
         return ""
-    amounts = {r.get("name"): r.get("amount") for r in value if isinstance(r, Mapping)}
-    return ",".join(f"{amounts.get(name)}" for name in LOOT_NAMES)
+    gold = elixir = dark = None
+    # One pass, no dict: 50 battles a log, three lists each (a tenth of a poll's CPU).
+    for item in value:
+        if isinstance(item, dict):
+            name = item.get("name")
+            if name == "Gold":
+                gold = item.get("amount")
+            elif name == "Elixir":
+                elixir = item.get("amount")
+            elif name == "DarkElixir":
+                dark = item.get("amount")
+    return f"{gold},{elixir},{dark}"
 
 
 def fingerprint(entry: Mapping[str, Any]) -> str:
@@ -51,7 +63,8 @@ def _int(entry: Mapping[str, Any], key: str) -> int:
 def _loot(entry: Mapping[str, Any]) -> dict[str, int]:
     loot = dict.fromkeys(LOOT_NAMES.values(), 0)
     for item in entry.get("lootedResources") or ():
-        if isinstance(item, Mapping) and item.get("name") in LOOT_NAMES:
+        # dict, not Mapping: JSON bodies are dicts, and the ABC check is slow.
+        if isinstance(item, dict) and item.get("name") in LOOT_NAMES:
             loot[LOOT_NAMES[item["name"]]] += _int(item, "amount")
     return loot
 
