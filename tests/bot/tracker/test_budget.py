@@ -90,7 +90,7 @@ def test_a_short_budget_in_figures() -> None:
     # On ten keys the clans keep their pace; the players stretch a little.
     roomy = make_plan(work, asked, 10 * 30 * HEADROOM)
     assert roomy.clan_stretch == 1.0
-    assert roomy.player_stretch == (100_000 / 720 + 20_000 / 120) / (255 - 50)
+    assert roomy.player_stretch == (100_000 / 720 + 20_000 / 120) / (10 * 30 * HEADROOM - 50)
 
 
 def test_capacity_counts_tokens_or_created_keys() -> None:
