@@ -21,12 +21,19 @@ After ``--warmup`` seconds it samples every ``--sample`` seconds:
   fake, how long an active player's oldest battle waits until a battle log answer shows
   it (0 when nothing is unread);
 * requests a second by kind and status, 429s by key;
-* this process's CPU (a share of one core, warm-up excluded) and memory (peak RSS after
-  the warm-up, from VmHWM reset then, and RSS at the end).
+* this process's CPU (a share of one core, warm-up excluded; also every sample's share,
+  warm-up included, and the seconds spent in garbage collections) and memory (peak RSS
+  after the warm-up, from VmHWM reset then, and RSS at the end).
+
+The process runs as ``python -m bot`` does (``bot.runtime``): on uvloop, with the bot's
+collector thresholds; ``--asyncio-loop`` and ``--default-gc`` undo either. The first
+sweep (everything due at once: every profile and battle log a first read) lasts about
+15 minutes; ``--warmup 1200`` measures what follows it.
 
 p50/p95/max pool every sample's values (1-second buckets).
 
     python -m bench.api_budget                      # 100,000 players, 10 keys, 10 minutes
+    python -m bench.api_budget --warmup 1200 --name api_budget_steady   # after the first sweep
     python -m bench.api_budget --players 5000 --clans 100 --keys 1 --minutes 3
 """
 
@@ -35,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import resource
@@ -50,6 +58,7 @@ import asyncpg
 
 from bench.budget_api import Population, keys
 from bench.common import database, record
+from bot import runtime
 from bot.clash import ClashApi
 from bot.pollers import start_pollers
 from bot.settings import load_settings
@@ -115,6 +124,20 @@ def pooled(histogram: Counter[int]) -> dict[str, float]:
                 break
     out["max"] = ordered[-1][0]
     return out
+
+
+class GcClock:
+    """Seconds this process spent in garbage collections (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._began = 0.0
+
+    def note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._began
 
 
 class FakeProcess:
@@ -198,6 +221,8 @@ def settings_env(base_url: str, dsn: str, data_dir: str, key_count: int, rate: f
 async def run(dsn: str, opts: argparse.Namespace) -> dict[str, object]:
     pop = Population(opts.players, opts.clans, opts.war_share, opts.active_share)
     seconds_to_seed = await seed(dsn, pop)
+    gc_clock = GcClock()
+    gc.callbacks.append(gc_clock.note)
     active = pop.active_tags()
     at_war = pop.war_clan_tags()
     fake = FakeProcess(
@@ -234,6 +259,8 @@ async def run(dsn: str, opts: argparse.Namespace) -> dict[str, object]:
         start_pollers(supervisor, settings, pool, clash, stop)
         tick_seed = 0
         last_tick = time.monotonic()
+        last_cpu = (last_tick, time.process_time())
+        cpu_by_sample: list[dict[str, float]] = []
         measured: dict[str, float] = {}
         first_stats: dict = {}
         timeline = []
@@ -247,15 +274,25 @@ async def run(dsn: str, opts: argparse.Namespace) -> dict[str, object]:
                 tick_seed += 1
                 await fake.ask(f"tick {now - last_tick:.3f} {tick_seed}")
                 last_tick = now
+                # This process's CPU since the last sample, warm-up included: the first
+                # sweep (everything due at once) against what follows it.
+                cpu_now = time.process_time()
+                cpu_by_sample.append(
+                    {
+                        "t": round(now - start_wall),
+                        "cpu": round((cpu_now - last_cpu[1]) / (now - last_cpu[0]), 3),
+                    }
+                )
+                last_cpu = (now, cpu_now)
                 if not measured and now - start_wall >= opts.warmup:
                     first_stats = await fake.stats()
-                    measured = {"wall": now, "cpu": time.process_time()}
+                    measured = {"wall": now, "cpu": time.process_time(), "gc": gc_clock.total}
                     peak_reset = reset_peak_rss()
                     continue
                 if not measured:
                     continue
                 stats = await fake.stats()
-                row = {"t": round(now - start_wall)}
+                row = {"t": round(now - start_wall), "cpu": cpu_by_sample[-1]["cpu"]}
                 for kind, sql in AGES.items():
                     args = [start_at]
                     if kind == "wars_at_war":
@@ -291,6 +328,8 @@ async def run(dsn: str, opts: argparse.Namespace) -> dict[str, object]:
             await probe.close()
         wall = time.monotonic() - measured["wall"]
         cpu = time.process_time() - measured["cpu"]
+        gc_seconds = gc_clock.total - measured["gc"]
+        gc.callbacks.remove(gc_clock.note)
         final = await fake.stats()
         await fake.stop()
     answered = Counter(final["answered"])
@@ -335,6 +374,8 @@ async def run(dsn: str, opts: argparse.Namespace) -> dict[str, object]:
         "429s_during_warmup": throttled_before,
         "tracker_cpu_share_of_one_core": round(cpu / wall, 3),
         "tracker_cpu_s": round(cpu, 1),
+        "tracker_gc_s": round(gc_seconds, 1),
+        "tracker_cpu_by_sample": cpu_by_sample,
         "tracker_peak_rss_mib_after_warmup": round(status_kib("VmHWM") / 1024, 1)
         if peak_reset
         else None,
@@ -383,7 +424,8 @@ def report(r: dict) -> None:
         f"(by key, whole run: {r['429s_whole_run_by_key']})"
     )
     print(
-        f"tracker CPU: {r['tracker_cpu_share_of_one_core']:.1%} of one core (target < 25%); "
+        f"tracker CPU: {r['tracker_cpu_share_of_one_core']:.1%} of one core (target < 25%; "
+        f"{r['tracker_gc_s']} s of {r['tracker_cpu_s']} s in garbage collections); "
         f"peak RSS after warm-up {r['tracker_peak_rss_mib_after_warmup']} MiB, whole run "
         f"{r['tracker_peak_rss_mib_whole_run']} MiB, at the end {r['tracker_rss_mib_end']} MiB "
         f"(target < 200 MB); fake API CPU {r['fake_api_cpu_s']} s"
@@ -402,6 +444,16 @@ def main() -> None:
     parser.add_argument("--war-share", type=float, default=0.3)
     parser.add_argument("--active-share", type=float, default=0.2)
     parser.add_argument("--name", default="api_budget", help="result file name")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="CPython's garbage collector thresholds, not the bot's (bot.runtime.tune_gc)",
+    )
+    parser.add_argument(
+        "--asyncio-loop",
+        action="store_true",
+        help="asyncio's own event loop, not uvloop (the bot's UVLOOP=false)",
+    )
     opts = parser.parse_args()
     with database(tcp=True) as dsns:
 
@@ -409,7 +461,14 @@ def main() -> None:
             async with scratch_database(dsns["tcp"]) as dsn:
                 return await run(dsn, opts)
 
-        result = asyncio.run(go())
+        # As the bot runs (bot.runtime): uvloop and its collector thresholds, unless told
+        # otherwise.
+        if not opts.default_gc:
+            runtime.tune_gc()
+        result = runtime.run(go(), fast=not opts.asyncio_loop)
+        result["gc"] = "default" if opts.default_gc else "bot.runtime.tune_gc"
+        fast = runtime.loop_factory(not opts.asyncio_loop) is not None
+        result["event_loop"] = "uvloop" if fast else "asyncio"
     report(result)
     print("written to", record(opts.name, result))
 
