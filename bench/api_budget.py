@@ -321,6 +321,7 @@ async def run(dsn: str, opts: argparse.Namespace) -> dict[str, object]:
                 if now >= end:
                     break
         finally:
+            gc.callbacks.remove(gc_clock.note)
             stop.set()
             await supervisor.stop(timeout=10)
             await clash.close()
@@ -329,7 +330,6 @@ async def run(dsn: str, opts: argparse.Namespace) -> dict[str, object]:
         wall = time.monotonic() - measured["wall"]
         cpu = time.process_time() - measured["cpu"]
         gc_seconds = gc_clock.total - measured["gc"]
-        gc.callbacks.remove(gc_clock.note)
         final = await fake.stats()
         await fake.stop()
     answered = Counter(final["answered"])

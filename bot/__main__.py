@@ -56,19 +56,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.runtime import run, tune_gc
 
-    tune_gc()
-
     if command == "check":
         from bot.check import run_checks
 
-        return run(run_checks(settings), fast=settings.fast_loop)
+        return run(run_checks(settings), fast=settings.use_uvloop)
     if command == "tracker":
         from bot.tracker.service import run_tracker
 
-        return run(run_tracker(settings), fast=settings.fast_loop)
+        # After the imports: the start-up heap tune_gc freezes is the whole program.
+        tune_gc()
+        return run(run_tracker(settings), fast=settings.use_uvloop)
     from bot.app import run_bot
 
-    return run(run_bot(settings), fast=settings.fast_loop)
+    tune_gc()
+    return run(run_bot(settings), fast=settings.use_uvloop)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,28 @@ from coc.http import BasicThrottler
 
 # Timers have millisecond steps under uvloop: a sleep is rounded up to the next one.
 TIMER_STEP = 0.001
-# Kept below the limit: the API counts a key's arrivals, and these are less even than
-# the slots. The way there varies; and coc.py hands out keys in turn before its cache
-# is asked, so a cached answer skips a key and the next key's turn comes early. At 5%
-# the benchmark met 14 429s in its warm-up; at about 20% (coc.py's own throttle on
-# asyncio's loop, by its oversleeping) none.
+# Kept below the limit: the API counts each key's requests as it handles them, and a
+# pause on its side (or on the way) bunches those it handles next, closer than the
+# slots. At 5% the benchmark met 14 429s after its first sweep (its fake API is a
+# Python process that pauses); at about 20% (coc.py's own throttle on asyncio's loop,
+# by its oversleeping) none in its first sweeps. Not measured in between.
 MARGIN = 0.2
+
+
+def _slotted(sleep_time: float) -> bool:
+    return sleep_time < 0.5
+
+
+def gap(sleep_time: float) -> float:
+    """Seconds between two slots, for coc.py's ``sleep_time`` (1 / the limit a second)."""
+    slots = sleep_time / (1 - sleep_time) if _slotted(sleep_time) else sleep_time
+    return slots * (1 + MARGIN)
+
+
+def pace(per_second: float) -> float:
+    """Requests a second the throttler lets through at a limit of ``per_second``: the
+    most polling can be planned on (bot.tracker.budget)."""
+    return 1 / gap(1 / per_second)
 
 
 class WallClockThrottler(BasicThrottler):
@@ -42,14 +58,13 @@ class WallClockThrottler(BasicThrottler):
     gap, so any N + 1 requests span at least N - 1 gaps (N = the limit a second).
     The gap is 1/(N - 1) of a second, and MARGIN more: N + 1 requests then never
     fall within one second, for the keys together or, taken in turn, for any one of
-    them, with room for arrivals less even than the slots. Below 2 a second each
-    request waits a whole gap after the last one started.
+    them, with room for arrivals less even than the slots. At 2 a second or fewer
+    each request waits a whole gap after the last one started.
     """
 
     def __init__(self, sleep_time: float) -> None:
-        self._slots = sleep_time < 0.5
-        gap = sleep_time / (1 - sleep_time) if self._slots else sleep_time
-        super().__init__(gap * (1 + MARGIN))
+        self._slots = _slotted(sleep_time)
+        super().__init__(gap(sleep_time))
 
     async def __aenter__(self) -> Self:
         async with self.lock:

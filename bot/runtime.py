@@ -3,9 +3,11 @@
 Every request the tracker makes goes through the loop several times (aiohttp's
 send and read, asyncpg's statements, the timers of the deadlines), so the loop's
 own cost is paid hundreds of times a second. uvloop (libuv, by asyncpg's authors)
-does that work in C: in ``bench.api_budget`` the tracker needed about a fifth less
-CPU per request with it (BENCHMARKS.md, issue 17). It is not built for Windows;
-there, and with ``UVLOOP=false``, the standard loop runs the same code.
+does that work in C: ``bench.api_floor`` measured a profile's or a clan list's
+request about 13% cheaper with it (a war's 3%; a battle log's dearer), though the
+whole tracker in ``bench.api_budget`` did not show a difference beyond the runs'
+spread (BENCHMARKS.md, issue 17). It is not built for Windows; there, and with
+``UVLOOP=false``, the standard loop runs the same code.
 """
 
 from __future__ import annotations

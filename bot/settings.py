@@ -100,7 +100,7 @@ class Settings:
     db_command_timeout: float = 60.0
     log_level: str = "INFO"
     # uvloop when installed (bot.runtime); UVLOOP=false keeps asyncio's own loop.
-    fast_loop: bool = True
+    use_uvloop: bool = True
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret's text, for the log filter that redacts them."""
@@ -332,7 +332,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         pool_close_timeout=r.number("POOL_CLOSE_TIMEOUT", 3.0, 0.0, 3600.0),
         db_command_timeout=r.number("DB_COMMAND_TIMEOUT", 60.0, 0.0, 86_400.0),
         log_level=level,
-        fast_loop=r.boolean("UVLOOP", True),
+        use_uvloop=r.boolean("UVLOOP", True),
     )
     if r.problems:
         raise SettingsError(r.problems)

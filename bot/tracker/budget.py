@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.api_throttle import pace
 from bot.settings import Settings
 
 # The API's cache ages (Cache-Control max-age, seconds) as recorded: the least a blank
@@ -37,9 +38,9 @@ CACHE_AGES: dict[str, float] = {
     "raid": 60.0,
     "battlelog": 60.0,
 }
-# Of keys x rate, what polling may plan on: the rest answers commands and absorbs bursts.
-# Below the throttle's own ceiling (bot.api_throttle: about 83% of keys x rate).
-HEADROOM = 0.8
+# Of what the requests' pace lets through (bot.api_throttle.pace: about 83% of keys x
+# rate), what polling may plan on: the rest answers commands and absorbs bursts.
+HEADROOM = 0.85
 # Clan-wide requests are served first, up to this share of the budget.
 CLAN_SHARE = 0.6
 
@@ -88,7 +89,7 @@ class Plan:
 def capacity(settings: Settings) -> float:
     """Requests a second polling may plan on with these keys."""
     keys = len(settings.coc_tokens) or settings.coc_key_count
-    return keys * settings.coc_throttle_limit * HEADROOM
+    return pace(keys * settings.coc_throttle_limit) * HEADROOM
 
 
 def asked_intervals(

@@ -98,8 +98,8 @@ def test_shards_are_optional_and_read_as_given() -> None:
 
 
 def test_uvloop_is_on_unless_turned_off() -> None:
-    assert load_settings(VALID).fast_loop is True
-    assert load_settings({**VALID, "UVLOOP": "false"}).fast_loop is False
+    assert load_settings(VALID).use_uvloop is True
+    assert load_settings({**VALID, "UVLOOP": "false"}).use_uvloop is False
     with pytest.raises(SettingsError, match="UVLOOP must be true or false"):
         load_settings({**VALID, "UVLOOP": "sometimes"})
 

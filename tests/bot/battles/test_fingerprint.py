@@ -14,8 +14,14 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.battles.parse import IDENTITY, LOOT_NAMES, RESOURCE_LISTS, fingerprint
+from bot.battles.parse import fingerprint
 from tests.fakes.coc_api import load_payload
+
+# As first shipped, copied rather than imported: a change in the product's must fail here.
+IDENTITY = ("battleType", "attack", "opponentPlayerTag", "armyShareCode", "stars",
+            "destructionPercentage")  # fmt: skip
+RESOURCE_LISTS = ("lootedResources", "extraLootedResources", "availableLoot")
+LOOT_NAMES = {"Gold": "gold", "Elixir": "elixir", "DarkElixir": "dark_elixir"}
 
 
 def _reference_resources(value: Any) -> str:
@@ -64,6 +70,9 @@ def test_the_fingerprint_is_the_one_first_shipped(entry: dict[str, Any]) -> None
 
 def test_recorded_battles_keep_their_fingerprints() -> None:
     items = load_payload("recorded/players_battlelog_log")["body"]["items"]
+    # Computed by the first version (commit 148870a and before).
+    assert fingerprint(items[0]) == "37e1ad155a5439cd3981aac9"
+    assert fingerprint({}) == "1cdd7b5cd727ba96fba73895"
     assert len(items) == 50
     for entry in items:
         assert fingerprint(entry) == reference(entry)

@@ -59,7 +59,8 @@ async def test_a_short_budget_stretches_every_player_alike_and_says_so(
     await env.track(*DIRECT)
     await env.track_clan(CLAN)
     tracker = await env.new_tracker()
-    # One key at 1 request/s plans on 0.85 req/s; 24 players every 10 s want 2.4.
+    # One key at 1 request/s plans on 0.7 req/s (bot.api_throttle.pace, x HEADROOM); 24
+    # players every 10 s want 2.4.
     vars_ = {"COC_THROTTLE_LIMIT": "1", "TRACK_INTERVAL_SECONDS": "10"}
     budget = Budget(asked_intervals(load_settings({**_base(env, tmp_path), **vars_}), {}, 6.0))
     tracker.budget = budget
