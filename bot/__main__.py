@@ -61,15 +61,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(run_checks(settings), fast=settings.use_uvloop)
     if command == "tracker":
-        from bot.tracker.service import run_tracker
-
-        # After the imports: the start-up heap tune_gc freezes is the whole program.
-        tune_gc()
-        return run(run_tracker(settings), fast=settings.use_uvloop)
-    from bot.app import run_bot
-
+        from bot.tracker.service import run_tracker as entry
+    else:
+        from bot.app import run_bot as entry
+    # After the imports: the start-up heap tune_gc freezes is the whole program.
     tune_gc()
-    return run(run_bot(settings), fast=settings.use_uvloop)
+    return run(entry(settings), fast=settings.use_uvloop)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,14 @@ from datetime import datetime
 
 import asyncpg
 
-from db.guild_locks import GUILD_LOCK_SPACE
+from db.guild_locks import GUILD_LOCK_SPACE, lock_ids_sql
 
-# The locks of every guild tracking the clan and of the guilds in $2, in one round trip,
-# in the order of their keys (db.guild_locks.LOCK_KEYS, with the clan's guilds read
-# by the same statement).
-LOCK_CLAN_GUILDS = """
-SELECT count(pg_advisory_xact_lock($3, h))
-FROM (SELECT DISTINCT hashtext(k::text) AS h
-      FROM (SELECT guild_id FROM tracked_clans WHERE clan_tag = $1
-            UNION ALL SELECT unnest($2::bigint[])) AS u (k)
-      ORDER BY h) AS s
-"""
+# The locks of every guild tracking the clan and of the guilds in $2, in one round trip
+# (the clan's guilds read by the same statement).
+LOCK_CLAN_GUILDS = lock_ids_sql(
+    "SELECT guild_id FROM tracked_clans WHERE clan_tag = $1 UNION ALL SELECT unnest($2::bigint[])",
+    "$3",
+)
 
 # Members newly tracked by each guild, in the list's order, up to the room the
 # guild has left under its limit ($3); members already tracked keep their row.

@@ -16,12 +16,21 @@ import asyncpg
 GUILD_LOCK_SPACE = 0x474C  # "GL"
 USER_LOCK_SPACE = 0x554C  # "UL"
 
-# A guild or user id is a 64-bit snowflake: hashed into the lock's 32-bit key;
-# a collision only makes two guilds wait for each other.
-LOCK_KEYS = """
-SELECT count(pg_advisory_xact_lock($2, h))
-FROM (SELECT DISTINCT hashtext(k::text) AS h FROM unnest($1::bigint[]) AS u (k) ORDER BY h) AS s
+
+def lock_ids_sql(ids: str, space: str) -> str:
+    """A statement locking the ids the SQL row source ``ids`` yields (bigint), in
+    ``space``, in the order of their keys: the one lock order every caller shares.
+
+    A guild or user id is a 64-bit snowflake: hashed into the lock's 32-bit key; a
+    collision only makes two guilds wait for each other.
+    """
+    return f"""
+SELECT count(pg_advisory_xact_lock({space}, h))
+FROM (SELECT DISTINCT hashtext(k::text) AS h FROM ({ids}) AS u (k) ORDER BY h) AS s
 """
+
+
+LOCK_KEYS = lock_ids_sql("SELECT unnest($1::bigint[])", "$2")
 
 
 async def lock_guilds(con: asyncpg.Connection, guild_ids: Sequence[int]) -> None:
